@@ -1,0 +1,64 @@
+/* postern.conf: "key = value" lines, typed and bounded keys.
+ *
+ * Unknown keys, bad values, values out of range and repeated keys are
+ * errors that name file:line.  Relative paths are relative to the
+ * instance directory given with -C. */
+#ifndef POSTERN_CONF_H
+#define POSTERN_CONF_H
+
+#include <stddef.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONF_DEFAULT_DIR SYSCONFDIR "/postern"
+#define CONF_ERR_MAX 512
+#define CONF_PATH_MAX 1024
+
+struct conf {
+	char dir[CONF_PATH_MAX];        /* instance directory (-C) */
+
+	char hostname[256];             /* name in banner, EHLO, Received */
+	char banner[256];               /* text after "220 hostname ESMTP" */
+	char mail_root[CONF_PATH_MAX];  /* mail store: mail_root/domain/user */
+	char spool[CONF_PATH_MAX];      /* queue, pickup, badmail */
+	char user[64];                  /* run as this user when started as root */
+	char postmaster[320];           /* where postmaster@<any local> goes */
+	char recipient_delimiter[8];    /* "+" for user+ext; "" = off */
+
+	unsigned long long max_message_size;  /* bytes, SIZE */
+	unsigned max_recipients;        /* per message */
+	unsigned max_messages;          /* per session */
+	unsigned max_errors;            /* before 421 */
+	unsigned line_max;              /* command line cap (octets) */
+	unsigned idle_timeout;          /* seconds per read */
+	unsigned session_timeout;       /* seconds, whole session */
+	unsigned data_timeout;          /* seconds, whole DATA phase */
+	unsigned alias_depth;           /* nesting limit for aliases */
+	unsigned max_expansion;         /* mailboxes one recipient may expand to */
+	int fsync;                      /* fsync files and directories */
+	int smtputf8;                   /* advertise SMTPUTF8 */
+	int chunking;                   /* advertise CHUNKING/BDAT */
+	int vrfy;                       /* 0: VRFY answers 252 without lookup */
+};
+
+/* Defaults only (hostname from gethostname()). */
+void conf_defaults(struct conf *c);
+
+/* Parse a postern.conf buffer (pure: no I/O apart from nothing).  name is
+ * used in error messages.  Returns 0, or -1 with "name:line: message" in
+ * err.  Values already in *c are overwritten per key. */
+int conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
+	       char *err, size_t errlen);
+
+/* Defaults, then DIR/postern.conf, then make relative paths absolute.
+ * dir NULL means CONF_DEFAULT_DIR.  Returns 0 or -1 with err set. */
+int conf_load(struct conf *c, const char *dir, char *err, size_t errlen);
+
+/* Resolve p against the instance directory into out. */
+int conf_path(const struct conf *c, const char *p, char *out, size_t outlen);
+
+/* Print every key with its current value (postern-map -c -v, tests). */
+void conf_dump(const struct conf *c, int fd);
+
+#endif

@@ -1,0 +1,37 @@
+/* Lookups in the instance's CDB maps (tinycdb, mmap'd, O(1)).
+ *
+ * A map is opened on first use.  Missing, unreadable or corrupt = -1,
+ * which every caller turns into a temporary failure: a broken map never
+ * means "accept everything".  Keys are looked up exactly as given; map
+ * sources are lowercased when compiled, so callers lowercase too. */
+#ifndef POSTERN_MAP_H
+#define POSTERN_MAP_H
+
+#include <stddef.h>
+#include <cdb.h>
+
+enum map_kind { MAP_DOMAINS, MAP_ALIASES, MAP_USERS, MAP_RELAY, MAP_ROUTES, MAP_NKINDS };
+
+struct map {
+	int state;        /* 0 not tried, 1 open, -1 failed */
+	int fd;
+	struct cdb cdb;
+};
+
+struct maps {
+	char dir[1024];
+	struct map m[MAP_NKINDS];
+};
+
+const char *map_name(enum map_kind k);          /* "domains", ... */
+int map_kind_from_name(const char *name);       /* -1 when unknown */
+
+void maps_init(struct maps *ms, const char *dir);
+void maps_close(struct maps *ms);
+
+/* 1 found (*val, *vlen point into the mapping, valid until maps_close),
+ * 0 not found, -1 map missing/unreadable/corrupt. */
+int map_lookup(struct maps *ms, enum map_kind k, const char *key, size_t klen,
+	       const char **val, size_t *vlen);
+
+#endif

@@ -1,0 +1,48 @@
+/* From an envelope recipient to the mailboxes that receive it: local
+ * domains, alias domains, aliases (with depth and loop limits), catch-all,
+ * users, sub-addresses and the postmaster rule of RFC 5321 4.5.1. Shared
+ * by smtp-session (at RCPT time) and deliver. */
+#ifndef POSTERN_RCPT_H
+#define POSTERN_RCPT_H
+
+#include <stddef.h>
+#include "conf.h"
+#include "map.h"
+
+enum rcpt_result {
+	RCPT_OK = 0,          /* mailboxes appended to the set */
+	RCPT_NOUSER,          /* local domain, no such user: 550 5.1.1 */
+	RCPT_NONLOCAL,        /* domain is not ours: relay decision */
+	RCPT_REMOTE_TARGET,   /* an alias leads to a remote address */
+	RCPT_LOOP,            /* alias loop or depth limit: 550 5.4.6 */
+	RCPT_TOOMANY,         /* expansion over max_expansion: 550 5.5.3 */
+	RCPT_TEMP,            /* map missing or broken: 451 4.3.0 */
+};
+
+struct mailbox {
+	char addr[320];               /* final user address, lowercase */
+	char path[CONF_PATH_MAX];     /* maildir directory */
+};
+
+struct rcptset {
+	struct mailbox *v;
+	size_t n, cap;
+};
+
+void rcptset_init(struct rcptset *s);
+void rcptset_clear(struct rcptset *s);
+void rcptset_free(struct rcptset *s);
+
+/* Is domain local?  1 yes (its primary name, lowercase, in primary),
+ * 0 no, -1 temporary failure. */
+int rcpt_domain(struct maps *ms, const char *domain, char *primary, size_t len);
+
+/* Resolve local@domain (domain "" for a bare <postmaster>).  New
+ * mailboxes are appended to set without duplicates; on any result other
+ * than RCPT_OK the set is left as it was.  why receives a short reason for
+ * logs. */
+enum rcpt_result rcpt_resolve(struct maps *ms, const struct conf *c,
+			      const char *local, const char *domain,
+			      struct rcptset *set, char *why, size_t whylen);
+
+#endif
