@@ -1,0 +1,57 @@
+/* Trace headers: Return-Path and Received (RFC 5321 4.4). */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtp.h"
+
+/* A short id that is unique per host: seconds, microseconds and pid. */
+void make_msgid(char *out, size_t len)
+{
+	static unsigned n;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	snprintf(out, len, "%llX%05lX%lX%X", (unsigned long long)tv.tv_sec,
+		 (unsigned long)tv.tv_usec, (unsigned long)getpid(), n++ & 0xf);
+}
+
+static const char *protocol(const struct session *s)
+{
+	/* RFC 3848 / RFC 6531 protocol names */
+	if (s->params.smtputf8)
+		return "UTF8SMTP";
+	return s->helo == HELO_EHLO ? "ESMTP" : "SMTP";
+}
+
+void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
+{
+	char date[64], from[400];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (s->ip[0])
+		snprintf(from, sizeof from, "%s ([%s%s])", s->helo_name,
+			 strchr(s->ip, ':') ? "IPv6:" : "", s->ip);
+	else
+		snprintf(from, sizeof from, "%s", s->helo_name);
+	n = snprintf(buf, len,
+		     "Return-Path: <%s>\n"
+		     "Received: from %s\n"
+		     "\tby %s (postern) with %s id %s%s%s%s;\n"
+		     "\t%s\n",
+		     s->from.text, from, s->conf.hostname, protocol(s), s->msgid,
+		     s->nrcpt == 1 ? "\n\tfor <" : "",
+		     s->nrcpt == 1 ? s->first_rcpt : "",
+		     s->nrcpt == 1 ? ">" : "", date);
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	*outlen = (size_t)n;
+}

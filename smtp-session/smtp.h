@@ -1,0 +1,68 @@
+/* smtp-session: state shared by the command handlers. */
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "io.h"
+#include "map.h"
+#include "rcpt.h"
+#include "store.h"
+#include "data.h"
+
+enum helo_kind { HELO_NONE, HELO_HELO, HELO_EHLO };
+
+struct session {
+	struct conf conf;
+	struct maps maps;
+	struct io_in in;
+	struct io_out out;
+
+	char ip[64];                 /* peer address, "" when unknown */
+	char port[8];
+	int64_t started;             /* io_now_ms() at start */
+	int64_t deadline;            /* end of the whole session */
+
+	enum helo_kind helo;
+	char helo_name[256];
+
+	/* current transaction */
+	int have_mail;
+	struct addr from;
+	struct mail_params params;
+	struct rcptset set;          /* mailboxes, deduplicated */
+	unsigned nrcpt;              /* accepted RCPT commands */
+	char first_rcpt[ADDR_PATH_MAX * 2 + 3];
+	int bdat;                    /* a BDAT transfer is in progress */
+	struct store store;
+	int store_open;
+	struct dataparse dp;
+	int bdat_failed;             /* a chunk could not be stored: refuse at LAST */
+	char msgid[32];
+
+	/* counters */
+	unsigned errors;
+	unsigned long_lines;
+	unsigned messages;           /* accepted */
+	unsigned rejected;
+	unsigned long long bytes;    /* accepted message bytes */
+	int quit;
+};
+
+/* session.c */
+void session_init(struct session *s);
+int session_banner(struct session *s);
+/* Process one command line; returns 0 to go on, -1 to end the session. */
+int session_command(struct session *s, char *line, size_t len);
+void session_reply(struct session *s, const char *text);
+void session_end(struct session *s, const char *why);
+
+/* received.c */
+/* Return-Path and Received lines for the message being received. */
+void received_header(struct session *s, char *buf, size_t len, size_t *outlen);
+void make_msgid(char *out, size_t len);
+
+#endif
