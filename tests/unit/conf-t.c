@@ -1,0 +1,93 @@
+/* Tests for the postern.conf parser: every key type, bounds and errors. */
+#include "config.h"
+
+#include <string.h>
+
+#include "conf.h"
+#include "tap.h"
+
+struct row {
+	const char *text;
+	const char *err;   /* NULL: must parse; else expected error substring */
+};
+
+static const struct row rows[] = {
+	{ "", NULL },
+	{ "# comment\n\n   \n", NULL },
+	{ "hostname = mx.example.test\n", NULL },
+	{ "hostname=mx.example.test", NULL },
+	{ "hostname = mx.example.test\r\n", NULL },
+	{ "hostname = bad_host\n", "t.conf:1: hostname: 'bad_host' is not a host name" },
+	{ "hostname = a..b\n", "is not a host name" },
+	{ "max_message_size = 10M\n", NULL },
+	{ "max_message_size = 10Q\n", "t.conf:1: max_message_size: expected a size" },
+	{ "max_message_size = 100\n", "out of range" },
+	{ "max_message_size = 2048G\n", "out of range" },
+	{ "max_message_size = 99999999999999999999999\n", "expected a size" },
+	{ "max_recipients = 0\n", "out of range" },
+	{ "max_recipients = 100001\n", "out of range" },
+	{ "max_recipients = -1\n", "expected a number" },
+	{ "max_recipients = 5\nmax_recipients = 6\n", "t.conf:2: 'max_recipients' set twice (first at line 1)" },
+	{ "idle_timeout = 5m\n", NULL },
+	{ "idle_timeout = 2d\n", "out of range" },
+	{ "idle_timeout = 5x\n", "expected a time" },
+	{ "line_max = 511\n", "out of range" },
+	{ "line_max = 512\n", NULL },
+	{ "fsync = no\n", NULL },
+	{ "fsync = maybe\n", "expected yes or no" },
+	{ "nosuchkey = 1\n", "t.conf:1: unknown key 'nosuchkey'" },
+	{ "\n\n  bogus line\n", "t.conf:3: expected 'key = value'" },
+	{ "banner = \"  spaced  \"\n", NULL },
+	{ "banner = a\001b\n", "control character" },
+	{ "recipient_delimiter = +\n", NULL },
+	{ "recipient_delimiter = ++\n", "one printable character" },
+	{ "recipient_delimiter = @\n", "one printable character" },
+	{ "mail_root = \"\"\n", "empty path" },
+	{ "user = postern\n", NULL },
+};
+
+int main(void)
+{
+	struct conf c;
+	char err[CONF_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct row *r = &rows[i];
+		int rc;
+
+		conf_defaults(&c);
+		err[0] = '\0';
+		rc = conf_parse(&c, "t.conf", r->text, strlen(r->text), err, sizeof err);
+		if (!r->err)
+			ok(rc == 0, "conf %zu parses (%s)", i, err);
+		else
+			ok(rc < 0 && strstr(err, r->err), "conf %zu error '%s' (got '%s')", i, r->err, err);
+	}
+
+	conf_defaults(&c);
+	ok(c.max_message_size == 25ULL << 20 && c.line_max == 1000 && c.fsync == 1,
+	   "defaults");
+	conf_parse(&c, "t", "max_message_size = 2k\nidle_timeout = 2m\nbanner = \"  hi  \"\n", 57, err, sizeof err);
+	ok(c.max_message_size == 2048, "size suffix k");
+	ok(c.idle_timeout == 120, "time suffix m");
+	is_str(c.banner, "  hi  ", "quoted value keeps inner spaces");
+
+	{
+		const char nul[] = "hostname = a\0b\n";
+		conf_defaults(&c);
+		ok(conf_parse(&c, "t", nul, sizeof nul - 1, err, sizeof err) < 0 && strstr(err, "NUL"),
+		   "NUL byte refused");
+	}
+	{
+		char path[CONF_PATH_MAX];
+		conf_defaults(&c);
+		strcpy(c.dir, "/etc/postern/a");
+		ok(conf_path(&c, "mail", path, sizeof path) == 0 && !strcmp(path, "/etc/postern/a/mail"),
+		   "relative path resolved against the instance");
+		ok(conf_path(&c, "/srv/mail", path, sizeof path) == 0 && !strcmp(path, "/srv/mail"),
+		   "absolute path kept");
+	}
+	ok(conf_load(&c, "/nonexistent-postern-dir", err, sizeof err) < 0 &&
+	   strstr(err, "/nonexistent-postern-dir/postern.conf"), "missing postern.conf named");
+	return tap_done();
+}
