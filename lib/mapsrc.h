@@ -32,9 +32,14 @@ int mapsrc_line(enum map_kind k, const char *line, size_t n,
 		struct str *key, struct str *val, char *err, size_t errlen);
 
 /* Compile DIR/<name> into DIR/<name>.cdb atomically.  With check_only,
- * parse and cross-check only.  Returns 0, or -1 with "file:line: msg"
- * in err. */
+ * parse and cross-check only.  Returns 0; -1 for a fault in the source
+ * (missing file, bad line: "file:line: msg" in err); -2 for a system
+ * failure (read, write, fsync, rename: "file: reason" in err). */
 int map_compile(const char *dir, enum map_kind k, int check_only,
 		char *err, size_t errlen);
+
+/* The same, and *entries receives the number of keys on success. */
+int map_compile_n(const char *dir, enum map_kind k, int check_only,
+		  size_t *entries, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,137 @@
+/* Lookups in the instance's CDB maps, opened lazily and failing closed. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cdb.h>
+
+#include "map.h"
+
+static const char *const names[MAP_NKINDS] = {
+	"domains", "aliases", "users", "relay", "routes",
+};
+
+const char *map_name(enum map_kind k)
+{
+	return (unsigned)k < MAP_NKINDS ? names[k] : "unknown";
+}
+
+int map_kind_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < MAP_NKINDS; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void maps_init(struct maps *ms, const char *dir)
+{
+	int i;
+
+	memset(ms, 0, sizeof *ms);
+	for (i = 0; i < MAP_NKINDS; i++)
+		ms->m[i].fd = -1;
+	/* A truncated directory name would open some other instance's
+	 * maps: make every lookup fail instead. */
+	if (snprintf(ms->dir, sizeof ms->dir, "%s", dir) >= (int)sizeof ms->dir)
+		for (i = 0; i < MAP_NKINDS; i++)
+			ms->m[i].state = -1;
+}
+
+void maps_close(struct maps *ms)
+{
+	int i;
+
+	for (i = 0; i < MAP_NKINDS; i++) {
+		struct map *m = &ms->m[i];
+
+		if (m->state == 1)
+			cdb_free(&m->cdb);
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
+		m->state = 0;
+	}
+}
+
+/* Both cdb writers lay the 256 hash tables end to end after the
+ * records, in slot order, up to the end of the file.  Checking that
+ * once at open turns a truncated or overwritten file into "broken"
+ * instead of a lookup that happens to say "not found". */
+static int layout_ok(const struct cdb *c)
+{
+	const unsigned char *mem = c->cdb_mem;
+	unsigned fsize = c->cdb_fsize, pos, n, expect;
+	int i;
+
+	if (fsize < 2048)
+		return 0;
+	expect = cdb_unpack(mem);
+	for (i = 0; i < 256; i++) {
+		pos = cdb_unpack(mem + i * 8);
+		n = cdb_unpack(mem + i * 8 + 4);
+		if (pos != expect || pos < 2048 || pos > fsize ||
+		    n > (fsize - pos) / 8)
+			return 0;
+		expect = pos + n * 8;
+	}
+	return expect == fsize;
+}
+
+static int map_open(struct maps *ms, struct map *m, enum map_kind k)
+{
+	char path[sizeof ms->dir + 16];
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/%s.cdb", ms->dir, names[k]) >= (int)sizeof path)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (cdb_init(&m->cdb, fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (!layout_ok(&m->cdb)) {
+		cdb_free(&m->cdb);
+		close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	m->fd = fd;
+	return 0;
+}
+
+int map_lookup(struct maps *ms, enum map_kind k, const char *key, size_t klen,
+	       const char **val, size_t *vlen)
+{
+	struct map *m;
+	int r;
+
+	if ((unsigned)k >= MAP_NKINDS)
+		return -1;
+	m = &ms->m[k];
+	if (m->state == 0)
+		m->state = map_open(ms, m, k) < 0 ? -1 : 1;
+	if (m->state < 0)
+		return -1;
+	if (klen > UINT_MAX)
+		return 0;
+	r = cdb_find(&m->cdb, key, (unsigned)klen);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	*val = cdb_getdata(&m->cdb);
+	*vlen = cdb_datalen(&m->cdb);
+	if (!*val)
+		return -1;
+	return 1;
+}
