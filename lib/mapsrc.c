@@ -732,11 +732,12 @@ int mapsrc_line(enum map_kind k, const char *line, size_t n,
 	}
 }
 
-/* Every key seen with its line; sorted once at the end, which finds
- * duplicates and serves the domains cross-check. */
+/* Every entry with its line; sorted once at the end, which finds
+ * duplicates and serves the domains cross-check.  Nothing is written
+ * until the whole source has passed. */
 struct ent {
 	char *key;
-	char *val;              /* domains only: the cross-check needs it */
+	char *val;
 	unsigned long line;
 };
 
@@ -760,7 +761,7 @@ static void tab_add(struct table *t, const struct str *key, const char *val,
 		t->v = nv;
 	}
 	t->v[t->n].key = xstrndup(key->s, key->len);
-	t->v[t->n].val = val ? xstrdup(val) : NULL;
+	t->v[t->n].val = xstrdup(val);
 	t->v[t->n++].line = line;
 }
 
@@ -938,20 +939,40 @@ static int sync_dir(const char *dir)
 	return r;
 }
 
-static int finish(int fd, struct cdb_make *cm, const char *tmp, const char *dst,
-		  const char *dir, char *err, size_t errlen)
+/* Only a source that passed every check gets here, so the one failure
+ * left is the system's: -2, or -3 once the rename has happened. */
+static int write_cdb(const struct table *t, const char *dir, const char *name,
+		     const char *dst, char *err, size_t errlen)
 {
-	if (cdb_make_finish(cm) < 0 || fsync(fd) < 0) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
-		close(fd);
+	char tmp[CONF_PATH_MAX];
+	struct cdb_make cm;
+	size_t i;
+	int fd = make_temp(dir, name, tmp, sizeof tmp);
+
+	if (fd < 0) {
+		fail(err, errlen, "%s: cannot create a temporary file: %s", dir, strerror(errno));
 		return -2;
 	}
+	if (cdb_make_start(&cm, fd) < 0)
+		goto bad;
+	for (i = 0; i < t->n; i++)
+		if (cdb_make_add(&cm, t->v[i].key, (unsigned)strlen(t->v[i].key),
+				 t->v[i].val, (unsigned)strlen(t->v[i].val)) < 0) {
+			int e = errno;
+
+			cdb_make_finish(&cm);   /* the only way to free its lists */
+			errno = e;
+			goto bad;
+		}
+	if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0)
+		goto bad;
 	if (close(fd) < 0) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -2;
+		fd = -1;
+		goto bad;
 	}
 	if (rename(tmp, dst) < 0) {
-		fail(err, errlen, "rename %s: %s", dst, strerror(errno));
+		fail(err, errlen, "rename to %s: %s", dst, strerror(errno));
+		unlink(tmp);
 		return -2;
 	}
 	if (sync_dir(dir) < 0) {
@@ -959,48 +980,26 @@ static int finish(int fd, struct cdb_make *cm, const char *tmp, const char *dst,
 		return -3;
 	}
 	return 0;
+bad:
+	fail(err, errlen, "%s: %s", tmp, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -2;
 }
 
-int map_compile_n(const char *dir, enum map_kind k, int check_only,
-		  size_t *entries, char *err, size_t errlen)
+/* Parse every line into t; the first error in source order wins. */
+static int parse_source(enum map_kind k, const char *src, const struct str *buf,
+			struct table *t, char *err, size_t errlen)
 {
-	char src[CONF_PATH_MAX], dst[CONF_PATH_MAX], tmp[CONF_PATH_MAX], msg[256];
-	struct str buf, key, val;
-	struct table t = { 0 };
-	struct cdb_make cm;
+	const char *p = buf->s, *end = buf->s + buf->len;
 	const struct ent *first = NULL, *dup = NULL;
-	const char *name, *p, *end;
 	unsigned long lineno = 0, bad = 0;
-	int fd = -1, r;
+	struct str key, val;
+	char msg[256];
 
-	if ((unsigned)k >= MAP_NKINDS)
-		return fail(err, errlen, "unknown map kind");
-	name = map_name(k);
-	if (snprintf(src, sizeof src, "%s/%s", dir, name) >= (int)sizeof src ||
-	    snprintf(dst, sizeof dst, "%s/%s.cdb", dir, name) >= (int)sizeof dst)
-		return fail(err, errlen, "%s: directory name too long", dir);
-	str_init(&buf, SOURCE_CAP);
 	str_init(&key, 0);
 	str_init(&val, 0);
-	r = read_source(src, &buf, err, errlen);
-	if (r < 0)
-		goto out;
-	if (!check_only) {
-		fd = make_temp(dir, name, tmp, sizeof tmp);
-		if (fd < 0 || cdb_make_start(&cm, fd) < 0) {
-			r = -2;
-			fail(err, errlen, "%s: cannot create temporary file: %s", dir, strerror(errno));
-			if (fd >= 0) {
-				close(fd);
-				unlink(tmp);
-				fd = -1;
-			}
-			goto out;
-		}
-	}
-	p = str_c(&buf);
-	end = p + buf.len;
-	r = -1;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -1015,50 +1014,55 @@ int map_compile_n(const char *dir, enum map_kind k, int check_only,
 			bad = lineno;
 			break;
 		}
-		if (rc == 0)
-			continue;
-		tab_add(&t, &key, k == MAP_DOMAINS ? str_c(&val) : NULL, lineno);
-		if (fd >= 0 && cdb_make_add(&cm, key.s, (unsigned)key.len,
-					    str_c(&val), (unsigned)val.len) < 0) {
-			r = -2;
-			fail(err, errlen, "%s: %s", tmp, strerror(errno));
-			goto out;
-		}
+		if (rc > 0)
+			tab_add(t, &key, str_c(&val), lineno);
 	}
+	str_free(&key);
+	str_free(&val);
 	/* Every key seen so far precedes a bad line, so a duplicate among
 	 * them is the earlier error. */
-	if (tab_dup(&t, &first, &dup)) {
-		fail(err, errlen, "%s:%lu: duplicate key %.200s, first at line %lu",
-		     src, dup->line, dup->key, first->line);
-		goto out;
+	if (tab_dup(t, &first, &dup))
+		return fail(err, errlen, "%s:%lu: duplicate key %.200s, first at line %lu",
+			    src, dup->line, dup->key, first->line);
+	if (bad)
+		return fail(err, errlen, "%s:%lu: %s", src, bad, msg);
+	if (k == MAP_DOMAINS)
+		return check_domains(t, src, err, errlen);
+	return 0;
+}
+
+int map_compile_n(const char *dir, enum map_kind k, int check_only,
+		  size_t *entries, char *err, size_t errlen)
+{
+	char src[CONF_PATH_MAX], dst[CONF_PATH_MAX];
+	struct table t = { 0 };
+	struct str buf;
+	const char *name;
+	int r;
+
+	if ((unsigned)k >= MAP_NKINDS)
+		return fail(err, errlen, "unknown map kind");
+	name = map_name(k);
+	if (snprintf(src, sizeof src, "%s/%s", dir, name) >= (int)sizeof src ||
+	    snprintf(dst, sizeof dst, "%s/%s.cdb", dir, name) >= (int)sizeof dst)
+		return fail(err, errlen, "%s: directory name too long", dir);
+	str_init(&buf, SOURCE_CAP);
+	r = read_source(src, &buf, err, errlen);
+	if (r == 0) {
+		str_c(&buf);
+		r = parse_source(k, src, &buf, &t, err, errlen);
 	}
-	if (bad) {
-		fail(err, errlen, "%s:%lu: %s", src, bad, msg);
-		goto out;
-	}
-	if (k == MAP_DOMAINS && check_domains(&t, src, err, errlen) < 0)
-		goto out;
-	r = 0;
-	if (fd >= 0) {
-		r = finish(fd, &cm, tmp, dst, dir, err, errlen);
-		fd = -1;
-		/* -3: renamed, but the directory sync failed; nothing to undo. */
+	if (r == 0 && !check_only) {
+		r = write_cdb(&t, dir, name, dst, err, errlen);
+		/* The rename happened: the new map is live, only its
+		 * durability is in doubt. */
 		if (r == -3)
 			r = -2;
-		else if (r < 0)
-			unlink(tmp);
-	}
-out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
 	}
 	if (r == 0 && entries)
 		*entries = t.n;
 	tab_free(&t);
 	str_free(&buf);
-	str_free(&key);
-	str_free(&val);
 	return r;
 }
 
