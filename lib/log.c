@@ -23,13 +23,15 @@ const char *log_prog(void)
 
 static void put(struct logline *l, const char *p, size_t n)
 {
-	/* keep room for "\n" */
-	if (l->len + n > sizeof l->buf - 1) {
-		n = sizeof l->buf - 1 - l->len;
-		l->truncated = 1;
+	/* keep room for "\n"; byte by byte so a truncated copy can never
+	 * read past a short source */
+	for (size_t i = 0; i < n; i++) {
+		if (l->len >= sizeof l->buf - 1) {
+			l->truncated = 1;
+			return;
+		}
+		l->buf[l->len++] = p[i];
 	}
-	memcpy(l->buf + l->len, p, n);
-	l->len += n;
 }
 
 void log_begin(struct logline *l, const char *event)
