@@ -220,6 +220,8 @@ int store_write(struct store *st, const char *p, size_t n)
 {
 	if (st->fd < 0 || st->failed)
 		return -1;
+	if (n == 0)
+		return 0;
 	if (n > ~0ULL - st->size) {
 		st->failed = 1;
 		st->saved_errno = EFBIG;

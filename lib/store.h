@@ -35,7 +35,9 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 int store_write(struct store *st, const char *p, size_t n);
 /* 0: every mailbox has the message in new/, durably. -1: none has it. */
 int store_commit(struct store *st, char *err, size_t errlen);
-/* Remove the tmp file; safe after commit and on a never-opened store. */
+/* Remove the tmp file; safe twice, after commit, and on a never-opened
+ * store provided it was zeroed with fd = -1 (store_open does that first,
+ * so a failed store_open may be followed by store_abort). */
 void store_abort(struct store *st);
 
 /* Unique base name (exposed for tests). */
