@@ -1,9 +1,11 @@
 /* Lookups in the instance's CDB maps, opened lazily and failing closed. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,4 +136,35 @@ int map_lookup(struct maps *ms, enum map_kind k, const char *key, size_t klen,
 	if (!*val)
 		return -1;
 	return 1;
+}
+
+int map_relay_lookup(struct maps *ms, const char *ip, const char **val,
+		     size_t *vlen)
+{
+	unsigned char a[16], m[16];
+	char txt[INET6_ADDRSTRLEN], key[INET6_ADDRSTRLEN + 8];
+	int v6 = strchr(ip, ':') != NULL, len, i, r;
+
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, a) != 1)
+		return -1;
+	/* The same rule as postern-map: a mapped address is IPv4. */
+	if (v6 && IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+		memmove(a, a + 12, 4);
+		v6 = 0;
+	}
+	for (len = v6 ? 128 : 32; len >= 0; len--) {
+		for (i = 0; i < (v6 ? 16 : 4); i++) {
+			int bits = len - i * 8;
+
+			m[i] = bits >= 8 ? a[i] : bits <= 0 ? 0 :
+				(unsigned char)(a[i] & (0xff00u >> bits));
+		}
+		if (!inet_ntop(v6 ? AF_INET6 : AF_INET, m, txt, sizeof txt))
+			return -1;
+		snprintf(key, sizeof key, "%s/%d", txt, len);
+		r = map_lookup(ms, MAP_RELAY, key, strlen(key), val, vlen);
+		if (r != 0)
+			return r;
+	}
+	return map_lookup(ms, MAP_RELAY, "default", 7, val, vlen);
 }

@@ -34,4 +34,11 @@ void maps_close(struct maps *ms);
 int map_lookup(struct maps *ms, enum map_kind k, const char *key, size_t klen,
 	       const char **val, size_t *vlen);
 
+/* Relay rule for a client address ("192.0.2.7", "2001:db8::1",
+ * "::ffff:192.0.2.7" counts as IPv4): the most specific network in
+ * relay.cdb that contains it, else the "default" entry.  1 found, 0 no
+ * rule at all, -1 map missing/broken or ip not an address. */
+int map_relay_lookup(struct maps *ms, const char *ip, const char **val,
+		     size_t *vlen);
+
 #endif

@@ -149,6 +149,60 @@ static void test_compile_lookup(void)
 	ok(look(MAP_ROUTES, "remote.test", v, sizeof v) == -1, "missing routes.cdb fails closed");
 }
 
+static int relay(const char *ip, char *out, size_t outlen)
+{
+	struct maps ms;
+	const char *v;
+	size_t vn;
+	int r;
+
+	maps_init(&ms, dir);
+	r = map_relay_lookup(&ms, ip, &v, &vn);
+	out[0] = '\0';
+	if (r == 1)
+		snprintf(out, outlen, "%.*s", (int)vn, v);
+	maps_close(&ms);
+	return r;
+}
+
+static void test_relay(void)
+{
+	static const struct {
+		const char *ip;
+		int r;
+		const char *val;
+	} t[] = {
+		{ "192.0.2.7", 1, "allow" },
+		{ "192.0.2.1", 1, "relay rcpts=5" },
+		{ "::ffff:192.0.2.1", 1, "relay rcpts=5" },
+		{ "192.0.2.200", 1, "deny" },
+		{ "10.1.2.3", 1, "relay" },
+		{ "198.51.100.1", 1, "allow size=1024" },
+		{ "2001:db8::1", 1, "relay tls=required" },
+		{ "2001:db8:1::5", 1, "allow" },
+		{ "2001:db9::1", 1, "allow size=1024" },
+		{ "::1", 1, "allow size=1024" },
+		{ "not-an-ip", -1, "" },
+		{ "fe80::1%eth0", -1, "" },
+	};
+	char err[512], v[512];
+	size_t i;
+
+	PUT("relay", "192.0.2.0/24 allow\n192.0.2.1 relay rcpts=5\n192.0.2.128/25 deny\n"
+	    "10.0.0.0/8 relay\n2001:db8::/32 allow size=2M\n2001:db8::/48 relay tls=required\n"
+	    "2001:db8:1::/48 allow\n");
+	ok(map_compile(dir, MAP_RELAY, 0, err, sizeof err) == 0, "relay compiles");
+	ok(relay("198.51.100.1", v, sizeof v) == 0, "no rule and no default: 0");
+	PUT("relay", "192.0.2.0/24 allow\n192.0.2.1 relay rcpts=5\n192.0.2.128/25 deny\n"
+	    "10.0.0.0/8 relay\n2001:db8::/32 allow size=2M\n2001:db8::/48 relay tls=required\n"
+	    "2001:db8:1::/48 allow\ndefault allow size=1k\n");
+	ok(map_compile(dir, MAP_RELAY, 0, err, sizeof err) == 0, "relay with default compiles");
+	for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+		ok(relay(t[i].ip, v, sizeof v) == t[i].r, "relay rule for %s: %d", t[i].ip, t[i].r);
+		is_str(v, t[i].val, "relay value for %s", t[i].ip);
+	}
+}
+
 static void test_open_once(void)
 {
 	struct maps ms;
@@ -317,6 +371,7 @@ int main(void)
 	}
 	test_names();
 	test_compile_lookup();
+	test_relay();
 	test_open_once();
 	test_corrupt();
 	test_errors();
