@@ -174,7 +174,7 @@ static enum rcpt_result expand(struct ctx *x, const char *key, const char *v, si
 
 		/* Each target costs a lookup: bound the work as well as the
 		 * result, so a fan-out of fan-outs cannot run away. */
-		if (++x->visits > 4UL * x->c->max_expansion + 16)
+		if (++x->visits > 4UL * x->c->max_expansion)
 			return say(x, RCPT_TOOMANY, "alias %s expands too widely", key);
 		if (n == 0 || n >= sizeof t)
 			return say(x, RCPT_TEMP, "bad target in alias %s", key);
