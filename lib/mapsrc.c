@@ -713,9 +713,6 @@ int mapsrc_line(enum map_kind k, const char *line, size_t n,
 	s = trim(s);
 	if (s.n == 0 || s.p[0] == '#')
 		return 0;
-	/* str_c() makes both valid C strings even when a value is empty. */
-	str_c(key);
-	str_c(val);
 	switch (k) {
 	case MAP_DOMAINS:
 		return parse_domains(s, key, val, err, errlen);
@@ -989,10 +986,10 @@ bad:
 }
 
 /* Parse every line into t; the first error in source order wins. */
-static int parse_source(enum map_kind k, const char *src, const struct str *buf,
+static int parse_source(enum map_kind k, const char *src, struct str *buf,
 			struct table *t, char *err, size_t errlen)
 {
-	const char *p = buf->s, *end = buf->s + buf->len;
+	const char *p = str_c(buf), *end = p + buf->len;
 	const struct ent *first = NULL, *dup = NULL;
 	unsigned long lineno = 0, bad = 0;
 	struct str key, val;
@@ -1048,10 +1045,8 @@ int map_compile_n(const char *dir, enum map_kind k, int check_only,
 		return fail(err, errlen, "%s: directory name too long", dir);
 	str_init(&buf, SOURCE_CAP);
 	r = read_source(src, &buf, err, errlen);
-	if (r == 0) {
-		str_c(&buf);
+	if (r == 0)
 		r = parse_source(k, src, &buf, &t, err, errlen);
-	}
 	if (r == 0 && !check_only) {
 		r = write_cdb(&t, dir, name, dst, err, errlen);
 		/* The rename happened: the new map is live, only its

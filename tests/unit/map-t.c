@@ -147,6 +147,14 @@ static void test_compile_lookup(void)
 	ok(look(MAP_RELAY, "192.0.2.0/24", v, sizeof v) == 1, "relay network found");
 	is_str(v, "relay size=1048576", "relay value");
 	ok(look(MAP_ROUTES, "remote.test", v, sizeof v) == -1, "missing routes.cdb fails closed");
+	PUT("routes", "");
+	ok(map_compile_n(dir, MAP_ROUTES, 0, &n, err, sizeof err) == 0 && n == 0, "empty source compiles");
+	ok(look(MAP_ROUTES, "remote.test", v, sizeof v) == 0, "empty map: not found, not broken");
+	PUT("routes", "# only comments\r\n\n   \n");
+	ok(map_compile_n(dir, MAP_ROUTES, 0, &n, err, sizeof err) == 0 && n == 0, "comments only");
+	ok(look(MAP_ROUTES, "remote.test", v, sizeof v) == 0, "still an empty map");
+	snprintf(path, sizeof path, "%s/routes.cdb", dir);
+	unlink(path);
 }
 
 static int relay(const char *ip, char *out, size_t outlen)
