@@ -53,9 +53,10 @@ static int entries(const char *dir, char *name, size_t len)
 
 static int sub_entries(const char *mbox, const char *sub, char *name, size_t len)
 {
-	char p[2048];
+	char p[CONF_PATH_MAX];
 
-	snprintf(p, sizeof p, "%s/%s", mbox, sub);
+	if ((size_t)snprintf(p, sizeof p, "%s/%s", mbox, sub) >= sizeof p)
+		return -1;
 	return entries(p, name, len);
 }
 
@@ -80,7 +81,8 @@ static void set_box(struct mailbox *m, const char *path)
 {
 	memset(m, 0, sizeof *m);
 	snprintf(m->addr, sizeof m->addr, "box@example.test");
-	snprintf(m->path, sizeof m->path, "%s", path);
+	if ((size_t)snprintf(m->path, sizeof m->path, "%s", path) >= sizeof m->path)
+		m->path[0] = '\0';
 }
 
 static int deliver_text(struct rcptset *set, const char *text, char *err, size_t errlen)
@@ -116,7 +118,7 @@ static void test_single(void)
 {
 	struct mailbox m[1];
 	struct rcptset set = { m, 1, 1 };
-	char p[2048], name[512], err[256] = "", want[64];
+	char p[CONF_PATH_MAX], name[256], err[256] = "", want[64];
 	const char *text = "Subject: hi\n\nline\n";
 	const char *body;
 	size_t n;
@@ -148,7 +150,7 @@ static void test_no_root(void)
 	struct rcptset set = { m, 1, 1 };
 	struct conf c = conf;
 	struct store st;
-	char p[2048], err[256] = "";
+	char p[CONF_PATH_MAX], err[256] = "";
 
 	snprintf(c.mail_root, sizeof c.mail_root, "%s/missing", root);
 	snprintf(p, sizeof p, "%s/missing/example.test/alice", root);
@@ -164,7 +166,7 @@ static void test_multi(void)
 {
 	struct mailbox m[3];
 	struct rcptset set = { m, 3, 3 };
-	char p[3][2048], name[512], err[256] = "";
+	char p[3][CONF_PATH_MAX], name[256], err[256] = "";
 	struct stat sb[3];
 	int same = 1, good = 1;
 
@@ -174,12 +176,13 @@ static void test_multi(void)
 	}
 	ok(deliver_text(&set, "a\nb\n", err, sizeof err) == 0, "deliver to three mailboxes (%s)", err);
 	for (int i = 0; i < 3; i++) {
-		char f[2600];
+		char f[CONF_PATH_MAX + 300];
 		if (sub_entries(p[i], "new", name, sizeof name) != 1) {
 			good = 0;
 			continue;
 		}
-		snprintf(f, sizeof f, "%s/new/%s", p[i], name);
+		if ((size_t)snprintf(f, sizeof f, "%s/new/%s", p[i], name) >= sizeof f)
+			good = 0;
 		if (stat(f, &sb[i]) < 0)
 			good = 0;
 		else if (i && sb[i].st_ino != sb[0].st_ino)
@@ -202,7 +205,7 @@ static void test_abort(void)
 	struct mailbox m[1];
 	struct rcptset set = { m, 1, 1 };
 	struct store st;
-	char p[2048], err[256] = "";
+	char p[CONF_PATH_MAX], err[256] = "";
 
 	memset(&st, 0, sizeof st);
 	st.fd = -1;
@@ -230,7 +233,7 @@ static int check_rollback(const char *label, int symlinked, int shm_box)
 	struct mailbox m[3];
 	struct rcptset set = { m, 3, 3 };
 	struct store st;
-	char p[3][2048], nw[2100], err[256] = "";
+	char p[3][CONF_PATH_MAX], nw[CONF_PATH_MAX + 8], err[256] = "";
 	int rc, good = 1;
 
 	for (int i = 0; i < 3; i++) {
@@ -274,7 +277,7 @@ static void test_exdev(void)
 	struct mailbox m[2];
 	struct rcptset set = { m, 2, 2 };
 	struct stat a, b;
-	char p[2][2048], name[2][512], f[2][2600], err[256] = "";
+	char p[2][CONF_PATH_MAX], name[2][256], f[2][CONF_PATH_MAX + 300], err[256] = "";
 	size_t n;
 	const char *body;
 
@@ -295,7 +298,8 @@ static void test_exdev(void)
 	for (int i = 0; i < 2; i++) {
 		name[i][0] = '\0';
 		sub_entries(p[i], "new", name[i], sizeof name[i]);
-		snprintf(f[i], sizeof f[i], "%s/new/%s", p[i], name[i]);
+		if ((size_t)snprintf(f[i], sizeof f[i], "%s/new/%s", p[i], name[i]) >= sizeof f[i])
+			f[i][0] = '\0';
 	}
 	is_str(name[1], name[0], "the copy has the same name");
 	body = slurp(f[1], &n);
@@ -310,7 +314,7 @@ static void test_disk_full(void)
 	struct rcptset set = { m, 1, 1 };
 	struct rlimit old, lim;
 	struct store st;
-	char p[2048], err[256] = "", chunk[4096];
+	char p[CONF_PATH_MAX], err[256] = "", chunk[4096];
 	int wrc = 0;
 
 	snprintf(p, sizeof p, "%s/mail/example.test/full", root);
@@ -344,7 +348,7 @@ static void test_big(void)
 	struct mailbox m[1];
 	struct rcptset set = { m, 1, 1 };
 	struct store st;
-	char p[2048], name[512], err[256] = "", chunk[10000], want[80];
+	char p[CONF_PATH_MAX], name[256], err[256] = "", chunk[10000], want[80];
 	const unsigned long long total = 50ULL * 1000 * 1000;
 	unsigned long long lines = 0;
 	long before, after;
