@@ -283,7 +283,7 @@ static int cmd_rcpt(struct session *s, char *arg, size_t len)
 /* Open the maildir transaction and write the trace headers. */
 static int begin_message(struct session *s)
 {
-	char err[512], hdr[1200];
+	char err[512], hdr[2400];
 	size_t hn;
 
 	make_msgid(s->msgid, sizeof s->msgid);
@@ -414,7 +414,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 static int cmd_bdat(struct session *s, char *arg, size_t len)
 {
 	static char out[WBUF];
-	unsigned long long size = 0;
+	unsigned long long size = 0, chunk;
 	size_t i = 0, digits = 0;
 	int last = 0;
 	const char *refuse = NULL;
@@ -444,6 +444,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 			return -1;
 		}
 	}
+	chunk = size;
 	if (!s->conf.chunking || s->helo != HELO_EHLO)
 		refuse = "503 5.5.1 Error: send EHLO first (CHUNKING)";
 	else if (!s->have_mail)
@@ -487,7 +488,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 	}
 	if (!last) {
 		char reply[64];
-		snprintf(reply, sizeof reply, "250 2.0.0 %llu octets received", s->dp.size);
+		snprintf(reply, sizeof reply, "250 2.0.0 %llu octets received", chunk);
 		session_reply(s, reply);
 		return 0;
 	}

@@ -48,7 +48,7 @@ make_instance() {
 	local dest=$1
 	shift
 	rm -rf "$dest"
-	mkdir -p "$dest"
+	mkdir -p "$dest/mail" "$dest/spool"
 	cp "$SRCDIR"/tests/data/instance/* "$dest"/
 	chmod u+w "$dest"/*
 	for l in "$@"; do
@@ -107,3 +107,16 @@ stop_all() {
 }
 
 trap stop_all EXIT
+
+# tap_lines FILE: turn "ok - desc" / "not ok - desc" lines written by a
+# helper script into numbered cases; other lines become diagnostics.
+tap_lines() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok 0 "${line#ok - }" ;;
+		"not ok - "*) ok 1 "${line#not ok - }" ;;
+		*) diag "$line" ;;
+		esac
+	done <"$1"
+}

@@ -65,9 +65,16 @@ def make_instance(name, extra_conf):
     dest = os.path.join(TMP, "tr", name)
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(base, dest, symlinks=True)
+    for d in ("mail", "spool"):
+        os.makedirs(os.path.join(dest, d), exist_ok=True)
     if extra_conf:
-        with open(os.path.join(dest, "postern.conf"), "a") as f:
-            f.write("\n".join(extra_conf) + "\n")
+        # a transcript's setting replaces the instance's one
+        path = os.path.join(dest, "postern.conf")
+        keys = {l.split("=")[0].strip() for l in extra_conf}
+        kept = [l for l in open(path).read().splitlines()
+                if l.split("=")[0].strip() not in keys]
+        with open(path, "w") as f:
+            f.write("\n".join(kept + extra_conf) + "\n")
     if os.geteuid() == 0:
         subprocess.run(["chown", "-R", "postern:postern", dest], check=True)
     return dest
@@ -149,14 +156,22 @@ def run_file(path):
     for label, exps in groups:
         good = True
         got = []
+        skip = False
         for exp in exps:
             if exp == "...":
+                skip = True
                 continue
+            pat = pattern(exp)
+            if skip:
+                # "..." swallows lines up to the next one that matches
+                while pos < len(lines) and not pat.match(lines[pos]):
+                    pos += 1
+                skip = False
             if pos >= len(lines):
                 good = False
                 got.append("(no more output) wanted: " + exp)
                 break
-            if not pattern(exp).match(lines[pos]):
+            if not pat.match(lines[pos]):
                 good = False
                 got.append("got:  %r\nwant: %s" % (lines[pos], exp))
             pos += 1
