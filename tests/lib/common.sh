@@ -4,7 +4,12 @@ set -u
 
 SRCDIR=${SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILDDIR=${BUILDDIR:-$SRCDIR}
-TESTTMP=${TESTTMP:-$(mktemp -d /tmp/postern-test.XXXXXX)}
+OWN_TMP=
+if [ -z "${TESTTMP:-}" ]; then
+	TESTTMP=$(mktemp -d /tmp/postern-test.XXXXXX)
+	chmod 755 "$TESTTMP"
+	OWN_TMP=$TESTTMP
+fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
@@ -51,7 +56,11 @@ make_instance() {
 	mkdir -p "$dest/mail" "$dest/spool"
 	cp "$SRCDIR"/tests/data/instance/* "$dest"/
 	chmod u+w "$dest"/*
+	local l k
 	for l in "$@"; do
+		# a test's setting replaces the instance's one
+		k=$(printf '%s' "$l" | sed -E 's/^[[:space:]]*([a-z_0-9]+).*/\1/')
+		sed -i -E "/^[[:space:]]*$k[[:space:]]*=/d" "$dest/postern.conf"
 		printf '%s\n' "$l" >>"$dest/postern.conf"
 	done
 	if [ "$(id -u)" -eq 0 ]; then
@@ -106,7 +115,7 @@ stop_all() {
 	PIDS=()
 }
 
-trap stop_all EXIT
+trap 'stop_all; [ -n "$OWN_TMP" ] && rm -rf "$OWN_TMP"' EXIT
 
 # tap_lines FILE: turn "ok - desc" / "not ok - desc" lines written by a
 # helper script into numbered cases; other lines become diagnostics.
