@@ -15,7 +15,9 @@
 #include "conf.h"
 #include "str.h"
 
-enum ktype { K_STR, K_PATH, K_HOST, K_CHAR, K_UINT, K_SIZE, K_TIME, K_BOOL };
+/* K_TIME is whole seconds; K_MSEC is milliseconds, for the few delays
+ * that must be shorter than a second (tests) yet are written like times. */
+enum ktype { K_STR, K_PATH, K_HOST, K_CHAR, K_UINT, K_SIZE, K_TIME, K_MSEC, K_BOOL, K_ENUM };
 
 struct key {
 	const char *name;
@@ -23,6 +25,7 @@ struct key {
 	size_t off;
 	size_t len;                     /* buffer size for strings */
 	unsigned long long min, max;    /* bounds for numbers */
+	const char *choices;            /* K_ENUM: "a|b|c", stored as the index */
 };
 
 static int host_ok(const char *h);
@@ -33,27 +36,31 @@ static int host_ok(const char *h);
 /* Bounds are what an admin could sensibly want; outside them the value is
  * a mistake, and a mistake is reported rather than clamped. */
 static const struct key keys[] = {
-	{ "hostname", K_HOST, S(hostname), 0, 0 },
-	{ "banner", K_STR, S(banner), 0, 0 },
-	{ "mail_root", K_PATH, S(mail_root), 0, 0 },
-	{ "spool", K_PATH, S(spool), 0, 0 },
-	{ "user", K_STR, S(user), 0, 0 },
-	{ "postmaster", K_STR, S(postmaster), 0, 0 },
-	{ "recipient_delimiter", K_CHAR, S(recipient_delimiter), 0, 0 },
-	{ "max_message_size", K_SIZE, N(max_message_size), 1024, 1ULL << 40 },
-	{ "max_recipients", K_UINT, N(max_recipients), 1, 100000 },
-	{ "max_messages", K_UINT, N(max_messages), 1, 1000000 },
-	{ "max_errors", K_UINT, N(max_errors), 1, 1000 },
-	{ "line_max", K_UINT, N(line_max), 512, 65536 },
-	{ "idle_timeout", K_TIME, N(idle_timeout), 1, 86400 },
-	{ "session_timeout", K_TIME, N(session_timeout), 1, 7 * 86400 },
-	{ "data_timeout", K_TIME, N(data_timeout), 1, 86400 },
-	{ "alias_depth", K_UINT, N(alias_depth), 1, 100 },
-	{ "max_expansion", K_UINT, N(max_expansion), 1, 100000 },
-	{ "fsync", K_BOOL, N(fsync), 0, 1 },
-	{ "smtputf8", K_BOOL, N(smtputf8), 0, 1 },
-	{ "chunking", K_BOOL, N(chunking), 0, 1 },
-	{ "vrfy", K_BOOL, N(vrfy), 0, 1 },
+	{ "hostname", K_HOST, S(hostname), 0, 0, NULL },
+	{ "banner", K_STR, S(banner), 0, 0, NULL },
+	{ "mail_root", K_PATH, S(mail_root), 0, 0, NULL },
+	{ "spool", K_PATH, S(spool), 0, 0, NULL },
+	{ "user", K_STR, S(user), 0, 0, NULL },
+	{ "postmaster", K_STR, S(postmaster), 0, 0, NULL },
+	{ "recipient_delimiter", K_CHAR, S(recipient_delimiter), 0, 0, NULL },
+	{ "max_message_size", K_SIZE, N(max_message_size), 1024, 1ULL << 40, NULL },
+	{ "max_recipients", K_UINT, N(max_recipients), 1, 100000, NULL },
+	{ "max_messages", K_UINT, N(max_messages), 1, 1000000, NULL },
+	{ "max_errors", K_UINT, N(max_errors), 1, 1000, NULL },
+	{ "line_max", K_UINT, N(line_max), 512, 65536, NULL },
+	{ "idle_timeout", K_TIME, N(idle_timeout), 1, 86400, NULL },
+	{ "session_timeout", K_TIME, N(session_timeout), 1, 7 * 86400, NULL },
+	{ "data_timeout", K_TIME, N(data_timeout), 1, 86400, NULL },
+	{ "alias_depth", K_UINT, N(alias_depth), 1, 100, NULL },
+	{ "max_expansion", K_UINT, N(max_expansion), 1, 100000, NULL },
+	{ "fsync", K_BOOL, N(fsync), 0, 1, NULL },
+	{ "smtputf8", K_BOOL, N(smtputf8), 0, 1, NULL },
+	{ "chunking", K_BOOL, N(chunking), 0, 1, NULL },
+	{ "vrfy", K_BOOL, N(vrfy), 0, 1, NULL },
+	{ "delivery", K_ENUM, N(delivery), 0, 0, "internal|deliver" },
+	{ "auth_plaintext", K_BOOL, N(auth_plaintext), 0, 1, NULL },
+	{ "auth_fail_delay", K_MSEC, N(auth_fail_delay), 0, 60000, NULL },
+	{ "max_auth_failures", K_UINT, N(max_auth_failures), 1, 100, NULL },
 };
 
 void conf_defaults(struct conf *c)
@@ -78,6 +85,9 @@ void conf_defaults(struct conf *c)
 	c->smtputf8 = 1;
 	c->chunking = 1;
 	c->vrfy = 0;
+	c->auth_plaintext = 0;          /* no TLS yet: passwords stay off the wire */
+	c->auth_fail_delay = 2000;
+	c->max_auth_failures = 3;
 }
 
 __attribute__((format(printf, 5, 6)))
@@ -130,6 +140,17 @@ static int parse_number(const char *v, enum ktype t, unsigned long long *out)
 		case 'm': case 'M': mul = 1024ULL * 1024; p++; break;
 		case 'g': case 'G': mul = 1024ULL * 1024 * 1024; p++; break;
 		}
+	} else if (t == K_MSEC) {
+		/* bare numbers are seconds, as for every other time */
+		if (p[0] == 'm' && p[1] == 's')
+			p += 2;
+		else if (*p == 's' || !*p) {
+			mul = 1000;
+			p += *p == 's';
+		} else if (*p == 'm') {
+			mul = 60000;
+			p++;
+		}
 	} else if (t == K_TIME) {
 		switch (*p) {
 		case 's': p++; break;
@@ -174,6 +195,18 @@ static int set_value(struct conf *c, const struct key *k, const char *v,
 			return err_at(err, errlen, name, line, "%s: empty path", k->name);
 		memcpy(base, v, strlen(v) + 1);
 		return 0;
+	case K_ENUM: {
+		const char *ch = k->choices;
+		for (int idx = 0; *ch; idx++) {
+			size_t len = strcspn(ch, "|");
+			if (strlen(v) == len && !strncmp(ch, v, len)) {
+				*(int *)base = idx;
+				return 0;
+			}
+			ch += len + (ch[len] == '|');
+		}
+		return err_at(err, errlen, name, line, "%s: expected one of %s, got '%s'", k->name, k->choices, v);
+	}
 	case K_BOOL:
 		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
 			*(int *)base = 1;
@@ -185,10 +218,12 @@ static int set_value(struct conf *c, const struct key *k, const char *v,
 	case K_UINT:
 	case K_SIZE:
 	case K_TIME:
+	case K_MSEC:
 		if (parse_number(v, k->type, &n) < 0)
 			return err_at(err, errlen, name, line, "%s: expected %s, got '%s'", k->name,
 				      k->type == K_SIZE ? "a size like 10M" :
-				      k->type == K_TIME ? "a time like 30s or 5m" : "a number", v);
+				      k->type == K_TIME ? "a time like 30s or 5m" :
+				      k->type == K_MSEC ? "a time like 2s or 250ms" : "a number", v);
 		if (n < k->min || n > k->max)
 			return err_at(err, errlen, name, line, "%s: %s out of range %llu..%llu",
 				      k->name, v, k->min, k->max);
@@ -343,8 +378,18 @@ void conf_dump(const struct conf *c, int fd)
 		case K_BOOL:
 			dprintf(fd, "%s = %s\n", k->name, *(const int *)base ? "yes" : "no");
 			break;
+		case K_ENUM: {
+			const char *ch = k->choices;
+			for (int idx = *(const int *)base; idx > 0 && *ch; idx--)
+				ch += strcspn(ch, "|") + 1;
+			dprintf(fd, "%s = %.*s\n", k->name, (int)strcspn(ch, "|"), ch);
+			break;
+		}
 		case K_SIZE:
 			dprintf(fd, "%s = %llu\n", k->name, *(const unsigned long long *)base);
+			break;
+		case K_MSEC:
+			dprintf(fd, "%s = %ums\n", k->name, *(const unsigned *)base);
 			break;
 		default:
 			dprintf(fd, "%s = %u\n", k->name, *(const unsigned *)base);

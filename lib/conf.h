@@ -15,6 +15,8 @@
 #define CONF_ERR_MAX 512
 #define CONF_PATH_MAX 1024
 
+enum { DELIVERY_INTERNAL = 0, DELIVERY_DELIVER = 1 };
+
 struct conf {
 	char dir[CONF_PATH_MAX];        /* instance directory (-C) */
 
@@ -40,6 +42,10 @@ struct conf {
 	int smtputf8;                   /* advertise SMTPUTF8 */
 	int chunking;                   /* advertise CHUNKING/BDAT */
 	int vrfy;                       /* 0: VRFY answers 252 without lookup */
+	int delivery;                   /* DELIVERY_INTERNAL or DELIVERY_DELIVER */
+	int auth_plaintext;             /* POP3 USER/PASS without TLS */
+	unsigned auth_fail_delay;       /* milliseconds before a failed login's reply */
+	unsigned max_auth_failures;     /* per connection, then close */
 };
 
 /* Defaults only (hostname from gethostname()). */

@@ -42,12 +42,16 @@ void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
 			 strchr(s->ip, ':') ? "IPv6:" : "", s->ip);
 	else
 		snprintf(from, sizeof from, "%s", s->helo_name);
+	/* deliver writes its own Return-Path */
 	n = snprintf(buf, len,
-		     "Return-Path: <%s>\n"
+		     "%s%s%s"
 		     "Received: from %s\n"
 		     "\tby %s (postern) with %s id %s%s%s%s;\n"
 		     "\t%s\n",
-		     s->from.text, from, s->conf.hostname, protocol(s), s->msgid,
+		     s->conf.delivery == DELIVERY_DELIVER ? "" : "Return-Path: <",
+		     s->conf.delivery == DELIVERY_DELIVER ? "" : s->from.text,
+		     s->conf.delivery == DELIVERY_DELIVER ? "" : ">\n",
+		     from, s->conf.hostname, protocol(s), s->msgid,
 		     s->nrcpt == 1 ? "\n\tfor <" : "",
 		     s->nrcpt == 1 ? s->first_rcpt : "",
 		     s->nrcpt == 1 ? ">" : "", date);

@@ -54,14 +54,10 @@ static void log_reject(struct session *s, const char *what, const char *arg,
 
 static void transaction_reset(struct session *s)
 {
-	if (s->store_open) {
-		store_abort(&s->store);
-		s->store_open = 0;
-	}
+	sink_abort(s);
 	s->have_mail = 0;
 	s->nrcpt = 0;
 	s->bdat = 0;
-	s->bdat_failed = 0;
 	s->first_rcpt[0] = '\0';
 	memset(&s->from, 0, sizeof s->from);
 	memset(&s->params, 0, sizeof s->params);
@@ -71,7 +67,8 @@ static void transaction_reset(struct session *s)
 void session_init(struct session *s)
 {
 	rcptset_init(&s->set);
-	s->store.fd = -1;
+	s->sink.store.fd = -1;
+	s->sink.pipe = s->sink.chan = -1;
 }
 
 int session_banner(struct session *s)
@@ -287,15 +284,12 @@ static int begin_message(struct session *s)
 	size_t hn;
 
 	make_msgid(s->msgid, sizeof s->msgid);
-	memset(&s->store, 0, sizeof s->store);
-	s->store.fd = -1;
-	if (store_open(&s->store, &s->conf, &s->set, err, sizeof err) < 0) {
-		log_error("cannot open mailbox: %s", err);
+	if (sink_open(s, err, sizeof err) < 0) {
+		log_error("cannot start delivery: %s", err);
 		return -1;
 	}
-	s->store_open = 1;
 	received_header(s, hdr, sizeof hdr, &hn);
-	store_write(&s->store, hdr, hn);
+	sink_write(s, hdr, hn);
 	data_init(&s->dp);
 	return 0;
 }
@@ -332,9 +326,8 @@ static void finish_message(struct session *s)
 			      : "554 5.6.0 Message refused: bare CR or LF (lines must end in CRLF)");
 		log_message(s, (s->dp.flags & DATA_NUL) ? "nul" : "bare-newline", size);
 		s->rejected++;
-	} else if (s->bdat_failed || store_commit(&s->store, err, sizeof err) < 0) {
-		if (!s->bdat_failed)
-			log_error("delivery failed: %s", err);
+	} else if (sink_commit(s, err, sizeof err) < 0) {
+		log_error("delivery failed: %s", err);
 		session_reply(s, "451 4.3.0 Error: local delivery failed, try again later");
 		log_message(s, "tempfail", size);
 		s->rejected++;
@@ -352,10 +345,9 @@ static void finish_message(struct session *s)
  * reading to the end so the session stays in step. */
 static void store_out(struct session *s, const char *p, size_t n)
 {
-	if (s->dp.size > s->conf.max_message_size || s->dp.flags || s->bdat_failed)
+	if (s->dp.size > s->conf.max_message_size || s->dp.flags)
 		return;
-	if (store_write(&s->store, p, n) < 0)
-		s->bdat_failed = 1;
+	sink_write(s, p, n);
 }
 
 static int cmd_data(struct session *s, char *arg, size_t len)

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -14,6 +15,17 @@
 #include "data.h"
 
 enum helo_kind { HELO_NONE, HELO_HELO, HELO_EHLO };
+
+/* The message being received goes to the maildir store (delivery =
+ * internal) or to a deliver process (delivery = deliver). */
+struct sink {
+	int open;
+	int failed;           /* a write failed: commit must fail */
+	struct store store;
+	pid_t pid;            /* deliver, 0 when none */
+	int pipe;             /* deliver's stdin, -1 when internal */
+	int chan;             /* deliver's commit channel (fd 3 there) */
+};
 
 struct session {
 	struct conf conf;
@@ -37,10 +49,8 @@ struct session {
 	unsigned nrcpt;              /* accepted RCPT commands */
 	char first_rcpt[ADDR_PATH_MAX * 2 + 3];
 	int bdat;                    /* a BDAT transfer is in progress */
-	struct store store;
-	int store_open;
+	struct sink sink;
 	struct dataparse dp;
-	int bdat_failed;             /* a chunk could not be stored: refuse at LAST */
 	char msgid[32];
 
 	/* counters */
@@ -59,6 +69,12 @@ int session_banner(struct session *s);
 int session_command(struct session *s, char *line, size_t len);
 void session_reply(struct session *s, const char *text);
 void session_end(struct session *s, const char *why);
+
+/* sink.c */
+int sink_open(struct session *s, char *err, size_t errlen);
+int sink_write(struct session *s, const char *p, size_t n);
+int sink_commit(struct session *s, char *err, size_t errlen);
+void sink_abort(struct session *s);
 
 /* received.c */
 /* Return-Path and Received lines for the message being received. */
