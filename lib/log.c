@@ -4,16 +4,42 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static const char *progname = "postern";
+static int use_syslog;
+
+/* Is stderr a TCP socket?  inetd and xinetd (and systemd with
+ * StandardError=inherit) hand the client's socket to fd 2 as well, and so
+ * does anything we start from there; a log line written to it would go to
+ * the client.  journald's stream is a unix socket and stays in use. */
+static int stderr_is_network(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+
+	if (getsockname(2, (struct sockaddr *)&ss, &sl) < 0)
+		return 0;
+	return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+}
 
 void log_init(const char *prog)
 {
 	const char *slash = strrchr(prog, '/');
 	progname = slash ? slash + 1 : prog;
+	if (stderr_is_network()) {
+		use_syslog = 1;
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	}
+}
+
+int log_to_syslog(void)
+{
+	return use_syslog;
 }
 
 const char *log_prog(void)
@@ -101,7 +127,13 @@ void log_i(struct logline *l, const char *key, long long v)
 void log_end(struct logline *l)
 {
 	char head[96];
-	int hn = snprintf(head, sizeof head, "%s[%ld]: ", progname, (long)getpid());
+	int hn;
+
+	if (use_syslog) {
+		syslog(LOG_INFO, "%.*s", (int)l->len, l->buf);
+		return;
+	}
+	hn = snprintf(head, sizeof head, "%s[%ld]: ", progname, (long)getpid());
 	char out[sizeof head + LOG_LINE_MAX + 1];
 	size_t n = 0;
 

@@ -23,7 +23,11 @@ struct logline {
 	int truncated;
 };
 
+/* Set the program name.  When stderr is the client's socket (inetd,
+ * xinetd), events go to syslog (facility mail) instead and stderr is
+ * never written. */
 void log_init(const char *prog);
+int log_to_syslog(void);
 const char *log_prog(void);
 void log_begin(struct logline *l, const char *event);
 void log_s(struct logline *l, const char *key, const char *val);

@@ -341,6 +341,25 @@ static void finish_message(struct session *s)
 	transaction_reset(s);
 }
 
+/* The client went away or ran out of time mid-message: nothing is kept. */
+static void data_lost(struct session *s, int r)
+{
+	log_message(s, r == IO_TIMEOUT ? "timeout-in-data" : "lost-in-data", s->dp.size);
+	transaction_reset(s);
+	if (r == IO_TIMEOUT)
+		session_reply(s, "421 4.4.2 Timeout while receiving the message, closing connection");
+	session_end(s, r == IO_TIMEOUT ? "timeout" : "disconnect");
+}
+
+/* DATA, and a BDAT transfer from its first chunk to LAST, must end
+ * within data_timeout as well as within the session deadline. */
+static int64_t data_deadline(const struct session *s, int64_t start)
+{
+	int64_t d = start + (int64_t)s->conf.data_timeout * 1000;
+
+	return (!s->in.deadline || d < s->in.deadline) ? d : s->in.deadline;
+}
+
 /* Stop writing once the message is too big or refused anyway, but keep
  * reading to the end so the session stays in step. */
 static void store_out(struct session *s, const char *p, size_t n)
@@ -373,20 +392,14 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 		return 0;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	if (s->conf.data_timeout) {
-		int64_t d = io_now_ms() + (int64_t)s->conf.data_timeout * 1000;
-		if (!s->in.deadline || d < s->in.deadline)
-			s->in.deadline = d;
-	}
+	s->in.deadline = data_deadline(s, io_now_ms());
 	while (!s->dp.done) {
 		size_t n, used, on;
 		int r = io_fill(&s->in);
 
 		if (r != IO_OK) {
 			s->in.deadline = saved;
-			log_message(s, r == IO_TIMEOUT ? "timeout-in-data" : "lost-in-data", s->dp.size);
-			transaction_reset(s);
-			session_end(s, r == IO_TIMEOUT ? "timeout" : "disconnect");
+			data_lost(s, r);
 			return -1;
 		}
 		n = io_buffered(&s->in);
@@ -406,6 +419,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 static int cmd_bdat(struct session *s, char *arg, size_t len)
 {
 	static char out[WBUF];
+	int64_t saved = s->in.deadline;
 	unsigned long long size = 0, chunk;
 	size_t i = 0, digits = 0;
 	int last = 0;
@@ -446,18 +460,23 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 	if (!refuse && !s->bdat) {
 		if (begin_message(s) < 0)
 			refuse = "451 4.3.0 Error: cannot store message now, try again later";
-		else
+		else {
 			s->bdat = 1;
+			s->bdat_started = io_now_ms();
+		}
 	}
+	if (s->bdat)
+		s->in.deadline = data_deadline(s, s->bdat_started);
 	while (size) {
 		size_t n, on;
 		int r = io_fill(&s->in);
 
 		if (r != IO_OK) {
+			s->in.deadline = saved;
 			if (s->bdat)
-				log_message(s, r == IO_TIMEOUT ? "timeout-in-data" : "lost-in-data", s->dp.size);
-			transaction_reset(s);
-			session_end(s, r == IO_TIMEOUT ? "timeout" : "disconnect");
+				data_lost(s, r);
+			else
+				session_end(s, r == IO_TIMEOUT ? "timeout" : "disconnect");
 			return -1;
 		}
 		n = io_buffered(&s->in);
@@ -472,6 +491,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		io_skip(&s->in, n);
 		size -= n;
 	}
+	s->in.deadline = saved;
 	if (refuse) {
 		if (s->bdat)
 			transaction_reset(s);
@@ -523,7 +543,34 @@ static int cmd_vrfy(struct session *s, char *arg, size_t len)
 		reply_error(s, "501 5.5.4 Syntax: VRFY address");
 		return 0;
 	}
-	/* Answering truthfully would hand out the user list. */
+	/* Answering truthfully hands out the user list: only when asked to. */
+	if (s->conf.vrfy) {
+		struct addr a;
+		struct rcptset set;
+		const char *reply;
+		char why[128];
+		enum rcpt_result r;
+		char tmp[ADDR_PATH_MAX + 3];
+
+		snprintf(tmp, sizeof tmp, "%s%.*s%s", arg[0] == '<' ? "" : "<", (int)len, arg,
+			 arg[0] == '<' ? "" : ">");
+		if (addr_parse_bare(tmp, strlen(tmp), ADDR_RCPT | ADDR_UTF8 | ADDR_LAX_BRACKETS, &a, &reply) < 0) {
+			reply_error(s, reply);
+			return 0;
+		}
+		rcptset_init(&set);
+		r = rcpt_resolve(&s->maps, &s->conf, a.local, a.domain, &set, why, sizeof why);
+		rcptset_free(&set);
+		if (r == RCPT_OK)
+			io_printf(&s->out, "250 2.1.5 <%s>\r\n", a.text);
+		else if (r == RCPT_NOUSER)
+			reply_error(s, "550 5.1.1 User unknown");
+		else if (r == RCPT_TEMP)
+			session_reply(s, "451 4.3.0 Temporary lookup failure");
+		else
+			session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		return 0;
+	}
 	session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
 	return 0;
 }
@@ -605,6 +652,8 @@ void session_end(struct session *s, const char *why)
 	struct logline l;
 
 	transaction_reset(s);
+	/* the last reply may be sent after the session deadline: briefly */
+	s->out.deadline = io_now_ms() + 2000;
 	io_flush(&s->out);
 	log_begin(&l, "disconnect");
 	log_s(&l, "ip", s->ip);

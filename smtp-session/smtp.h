@@ -49,6 +49,7 @@ struct session {
 	unsigned nrcpt;              /* accepted RCPT commands */
 	char first_rcpt[ADDR_PATH_MAX * 2 + 3];
 	int bdat;                    /* a BDAT transfer is in progress */
+	int64_t bdat_started;        /* io_now_ms() at its first chunk */
 	struct sink sink;
 	struct dataparse dp;
 	char msgid[32];
