@@ -119,33 +119,43 @@ static int plain_local(const char *l)
 	return 1;
 }
 
-/* Users value "hash[:mailbox=PATH]": the mailbox path, or the default. */
-static enum rcpt_result user_mailbox(struct ctx *x, const char *local,
-				     const char *dom, const char *v, size_t vn)
+int rcpt_user_value(const struct conf *c, const char *local, const char *domain,
+		    const char *v, size_t vn, size_t *hashlen,
+		    char *path, size_t pathlen)
 {
-	struct mailbox m;
 	const char *o = memchr(v, ':', vn), *end = v + vn;
-	const char *path = NULL;
-	size_t plen = 0;
+	const char *mb = NULL;
+	size_t mlen = 0;
 	int w;
 
+	*hashlen = o ? (size_t)(o - v) : vn;
 	while (o && o < end) {
 		const char *next = memchr(o + 1, ',', (size_t)(end - o - 1));
 		const char *stop = next ? next : end;
 
 		if ((size_t)(stop - o - 1) > 8 && memcmp(o + 1, "mailbox=", 8) == 0) {
-			path = o + 9;
-			plen = (size_t)(stop - path);
+			mb = o + 9;
+			mlen = (size_t)(stop - mb);
 		}
 		o = next;
 	}
-	if (path && path[0] == '/')
-		w = snprintf(m.path, sizeof m.path, "%.*s", (int)plen, path);
-	else if (path)
-		w = snprintf(m.path, sizeof m.path, "%s/%.*s", x->c->mail_root, (int)plen, path);
+	if (mb && mb[0] == '/')
+		w = snprintf(path, pathlen, "%.*s", (int)mlen, mb);
+	else if (mb)
+		w = snprintf(path, pathlen, "%s/%.*s", c->mail_root, (int)mlen, mb);
 	else
-		w = snprintf(m.path, sizeof m.path, "%s/%s/%s", x->c->mail_root, dom, local);
-	if (w < 0 || (size_t)w >= sizeof m.path)
+		w = snprintf(path, pathlen, "%s/%s/%s", c->mail_root, domain, local);
+	return (w < 0 || (size_t)w >= pathlen) ? -1 : 0;
+}
+
+/* A user entry found: its mailbox joins the set. */
+static enum rcpt_result user_mailbox(struct ctx *x, const char *local,
+				     const char *dom, const char *v, size_t vn)
+{
+	struct mailbox m;
+	size_t hl;
+
+	if (rcpt_user_value(x->c, local, dom, v, vn, &hl, m.path, sizeof m.path) < 0)
 		return say(x, RCPT_TEMP, "mailbox path of %s@%s too long", local, dom);
 	if ((size_t)snprintf(m.addr, sizeof m.addr, "%s@%s", local, dom) >= sizeof m.addr)
 		return say(x, RCPT_TEMP, "address too long");

@@ -45,4 +45,13 @@ enum rcpt_result rcpt_resolve(struct maps *ms, const struct conf *c,
 			      const char *local, const char *domain,
 			      struct rcptset *set, char *why, size_t whylen);
 
+/* A users.cdb value "hash" or "hash:mailbox=PATH": *hashlen gets the
+ * length of the hash part, path the user's maildir (mail_root/domain/local,
+ * or PATH, relative to mail_root unless absolute).  Shared with the POP3
+ * login so both agree on where a user's mail is.  0, or -1 when the path
+ * does not fit. */
+int rcpt_user_value(const struct conf *c, const char *local, const char *domain,
+		    const char *v, size_t vn, size_t *hashlen,
+		    char *path, size_t pathlen);
+
 #endif

@@ -44,6 +44,17 @@ static const struct row rows[] = {
 	{ "recipient_delimiter = @\n", "one printable character" },
 	{ "mail_root = \"\"\n", "empty path" },
 	{ "user = postern\n", NULL },
+	{ "auth_plaintext = yes\n", NULL },
+	{ "auth_plaintext = sometimes\n", "expected yes or no" },
+	{ "auth_fail_delay = 100ms\n", NULL },
+	{ "auth_fail_delay = 0\n", NULL },
+	{ "auth_fail_delay = 2s\n", NULL },
+	{ "auth_fail_delay = 61s\n", "out of range" },
+	{ "auth_fail_delay = 5m\n", "out of range" },
+	{ "auth_fail_delay = 10us\n", "expected a time like 2s or 250ms" },
+	{ "auth_fail_delay = ms\n", "expected a time" },
+	{ "max_auth_failures = 0\n", "out of range" },
+	{ "max_auth_failures = 5\n", NULL },
 };
 
 int main(void)
@@ -71,6 +82,17 @@ int main(void)
 	ok(c.max_message_size == 2048, "size suffix k");
 	ok(c.idle_timeout == 120, "time suffix m");
 	is_str(c.banner, "  hi  ", "quoted value keeps inner spaces");
+	conf_defaults(&c);
+	ok(c.auth_plaintext == 0 && c.auth_fail_delay == 2000 && c.max_auth_failures == 3,
+	   "POP3 login defaults: no plaintext, 2s delay, 3 failures");
+	conf_parse(&c, "t", "auth_fail_delay = 150ms\n", 23, err, sizeof err);
+	ok(c.auth_fail_delay == 150, "milliseconds: 150ms");
+	conf_defaults(&c);
+	conf_parse(&c, "t", "auth_fail_delay = 3\n", 19, err, sizeof err);
+	ok(c.auth_fail_delay == 3000, "a bare number is seconds: 3 -> 3000ms");
+	conf_defaults(&c);
+	conf_parse(&c, "t", "auth_fail_delay = 1m\n", 20, err, sizeof err);
+	ok(c.auth_fail_delay == 60000, "minutes: 1m -> 60000ms");
 
 	{
 		const char nul[] = "hostname = a\0b\n";

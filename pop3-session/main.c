@@ -1,0 +1,99 @@
+/* pop3-session: a POP3 server on fds 0 and 1, one process per connection. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "peer.h"
+#include "pop3.h"
+#include "priv.h"
+
+static const char usage[] =
+	"usage: pop3-session [-C DIR]\n"
+	"  POP3 server on standard input and output, one process per connection,\n"
+	"  started by systemd (Accept=yes), xinetd or tcpserver.\n"
+	"  -C DIR   instance directory (default " CONF_DEFAULT_DIR ")\n"
+	"  -h, --help  this text\n";
+
+int main(int argc, char **argv)
+{
+	static struct session s;
+	const char *dir = NULL;
+	char err[CONF_ERR_MAX + CONF_PATH_MAX];
+
+	log_init("pop3-session");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			dir = argv[++i];
+		} else {
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (conf_load(&s.conf, dir, err, sizeof err) < 0) {
+		log_error("%s", err);
+		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
+		return EX_CONFIG;
+	}
+	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
+		log_error("%s", err);
+		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
+		return EX_CONFIG;
+	}
+	session_init(&s);
+	s.started = io_now_ms();
+	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
+	peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
+	maps_init(&s.maps, s.conf.dir);
+	io_in_init(&s.in, 0, s.conf.line_max + 4096);
+	io_out_init(&s.out, 1, 65536);
+	s.in.idle_ms = (int)s.conf.idle_timeout * 1000;
+	s.out.idle_ms = (int)s.conf.idle_timeout * 1000;
+	s.in.deadline = s.out.deadline = s.deadline;
+	s.in.flush = &s.out;
+
+	session_banner(&s);
+	for (;;) {
+		char *line;
+		size_t len;
+		int crlf;
+		int r = io_getline(&s.in, s.conf.line_max, &line, &len, &crlf);
+
+		if (r == IO_LONG) {
+			s.errors++;
+			if (++s.long_lines >= 3) {
+				session_reply(&s, "-ERR too many overlong lines, closing connection");
+				session_end(&s, "long-lines");
+				break;
+			}
+			session_reply(&s, "-ERR line too long");
+			if (s.errors >= s.conf.max_errors) {
+				session_reply(&s, "-ERR too many errors, closing connection");
+				session_end(&s, "too-many-errors");
+				break;
+			}
+			continue;
+		}
+		if (r != IO_OK) {
+			/* RFC 1939 3: a dropped or timed-out session never
+			 * reaches UPDATE, so nothing is deleted */
+			if (r == IO_TIMEOUT)
+				session_reply(&s, "-ERR timeout, closing connection");
+			session_end(&s, r == IO_TIMEOUT ? "timeout" : r == IO_EOF ? "eof" : "io-error");
+			break;
+		}
+		if (session_command(&s, line, len) < 0)
+			break;
+	}
+	io_flush(&s.out);
+	maps_close(&s.maps);
+	return 0;
+}
