@@ -6,12 +6,17 @@ test case, as is each post-session check.
 File format (tests/transcripts/*.smtp, *.pop3):
   # text                 comment
   #! conf: key = value   extra postern.conf line for this transcript
+  #! message ADDR TEXT   a message (escapes ok, LF line ends) in ADDR's new/
+                         before the session, named like deliver names it
+                         (",S=<bytes>,W=<bytes + LFs>"); oldest first
+  #! msgfile ADDR DIR NAME TEXT   the same with a given name in new/ or cur/
   > line                 client line, CRLF appended; \\r \\n \\0 \\t \\xHH \\\\ escapes
   >> bytes               raw client bytes, no CRLF appended (same escapes)
   >>repeat N text        text repeated N times, raw (for huge lines)
   < reply                expected server line; '*' matches any run of characters
   < ...                  any number of further lines up to the next expectation
   ! count ADDR N         the mailbox of ADDR holds N messages in new/
+  ! total ADDR N         ... and N in new/ and cur/ together
   ! contains ADDR TEXT   every message in ADDR's new/ contains TEXT (escapes ok)
   ! lacks ADDR TEXT      no message in ADDR's new/ contains TEXT
   ! file ADDR EXACT      the only message in ADDR's new/ equals EXACT after
@@ -59,7 +64,19 @@ def pattern(exp):
     parts = [re.escape(p) for p in exp.split("*")]
     return re.compile(b"^" + ".*".join(parts).encode("utf-8", "surrogateescape") + b"$", re.S)
 
-def make_instance(name, extra_conf):
+def put_message(inst, addr, sub, name, text):
+    d = maildir(inst, addr)
+    for s in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(d, s), exist_ok=True)
+    if name is None:
+        # seconds in the name give the POP3 order: one second apart
+        n = len(os.listdir(os.path.join(d, "new"))) + len(os.listdir(os.path.join(d, "cur")))
+        name = "%d.M%dP1Q%d.test,S=%d,W=%d" % (1700000000 + n, n, n, len(text),
+                                                len(text) + text.count(b"\n"))
+    with open(os.path.join(d, sub, name), "wb") as f:
+        f.write(text)
+
+def make_instance(name, extra_conf, msgs=()):
     """A fresh copy of the compiled test instance for one transcript."""
     base = os.path.join(TMP, "instance")
     dest = os.path.join(TMP, "tr", name)
@@ -75,6 +92,8 @@ def make_instance(name, extra_conf):
                 if l.split("=")[0].strip() not in keys]
         with open(path, "w") as f:
             f.write("\n".join(kept + extra_conf) + "\n")
+    for m in msgs:
+        put_message(dest, *m)
     if os.geteuid() == 0:
         subprocess.run(["chown", "-R", "postern:postern", dest], check=True)
     return dest
@@ -83,8 +102,14 @@ def maildir(inst, addr):
     local, domain = addr.split("@")
     return os.path.join(inst, "mail", domain, local)
 
-def messages(inst, addr):
-    d = os.path.join(maildir(inst, addr), "new")
+def messages(inst, addr, subs=("new",)):
+    out = []
+    for s in subs:
+        out += messages_in(inst, addr, s)
+    return out
+
+def messages_in(inst, addr, sub):
+    d = os.path.join(maildir(inst, addr), sub)
     if not os.path.isdir(d):
         return []
     out = []
@@ -113,12 +138,19 @@ def run_file(path):
     groups = []      # list of (label, [expected patterns])
     checks = []
     extra_conf = []
+    msgs = []
     pending_label = None
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.rstrip("\n")
             if line.startswith("#! conf:"):
                 extra_conf.append(line[len("#! conf:"):].strip())
+            elif line.startswith("#! message "):
+                _, _, addr, text = line.split(" ", 3)
+                msgs.append((addr, "new", None, unescape(text)))
+            elif line.startswith("#! msgfile "):
+                _, _, addr, sub, fname, text = line.split(" ", 5)
+                msgs.append((addr, sub, unescape(fname).decode("latin-1"), unescape(text)))
             elif line.startswith("#") or not line.strip():
                 continue
             elif line.startswith(">>repeat "):
@@ -142,7 +174,7 @@ def run_file(path):
             else:
                 tap(False, "%s:%d: cannot parse transcript line" % (name, lineno))
                 return
-    inst = make_instance(os.path.splitext(name)[0], extra_conf)
+    inst = make_instance(os.path.splitext(name)[0], extra_conf, msgs)
     try:
         p = subprocess.run([prog, "-C", inst], input=bytes(client), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
@@ -184,6 +216,9 @@ def run_file(path):
         label = "%s:%d ! %s" % (name, lineno, chk[:60])
         if kind == "count":
             got = len(messages(inst, words[1]))
+            tap(got == int(words[2]), label, "got %d" % got)
+        elif kind == "total":
+            got = len(messages(inst, words[1], ("new", "cur")))
             tap(got == int(words[2]), label, "got %d" % got)
         elif kind == "contains":
             msgs = messages(inst, words[1])
