@@ -462,6 +462,7 @@ static int cmd_add(struct tool *t, const char *hash)
 		str_free(&val);
 		return fail(EX_DATAERR, "%s already exists", t->addr);
 	}
+	str_free(&val);
 	maps_init(&ms, t->o.dir);
 	r = rcpt_domain(&ms, t->domain, primary, sizeof primary);
 	maps_close(&ms);
