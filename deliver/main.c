@@ -187,6 +187,17 @@ static void sender_path(const char *sender, char *out, size_t len)
 	snprintf(out, len, "<%s>", a.null ? "" : a.text);
 }
 
+/* store_write remembering the last byte, so the message can be given
+ * the final LF every maildir reader (and POP3's W= size) expects. */
+static char last_byte = '\n';
+
+static int put(struct store *st, const char *p, size_t n)
+{
+	if (n)
+		last_byte = p[n - 1];
+	return store_write(st, p, n);
+}
+
 /* Copy stdin into the store with CRLF turned into LF; a CR not followed
  * by LF stays.  A CR at the end of a chunk waits for the next one. 0 ok,
  * -1 read error, -2 store error. */
@@ -209,29 +220,31 @@ static int copy_message(struct store *st, char *buf)
 		end = buf + r;
 		if (held_cr) {
 			held_cr = 0;
-			if (*p != '\n' && store_write(st, "\r", 1) < 0)
+			if (*p != '\n' && put(st, "\r", 1) < 0)
 				return -2;
 		}
 		while (p < end) {
 			q = memchr(p, '\r', (size_t)(end - p));
 			if (!q) {
-				if (store_write(st, p, (size_t)(end - p)) < 0)
+				if (put(st, p, (size_t)(end - p)) < 0)
 					return -2;
 				break;
 			}
 			if (q + 1 == end) {
 				held_cr = 1;
-				if (store_write(st, p, (size_t)(q - p)) < 0)
+				if (put(st, p, (size_t)(q - p)) < 0)
 					return -2;
 				break;
 			}
 			/* keep the CR unless an LF follows: only CRLF is a line end */
-			if (store_write(st, p, (size_t)(q - p) + (q[1] != '\n')) < 0)
+			if (put(st, p, (size_t)(q - p) + (q[1] != '\n')) < 0)
 				return -2;
 			p = q + 1;
 		}
 	}
-	if (held_cr && store_write(st, "\r", 1) < 0)
+	if (held_cr && put(st, "\r", 1) < 0)
+		return -2;
+	if (last_byte != '\n' && put(st, "\n", 1) < 0)
 		return -2;
 	return 0;
 }

@@ -197,11 +197,31 @@ static int read_source(const char *src, struct str *buf, char *err, size_t errle
 	return 0;
 }
 
-static int make_temp(const char *dir, const char *name, char *tmp, size_t len)
+/* Most maps are read by the mail user and hold nothing secret: 0644.
+ * users holds password hashes: its CDB takes the source's owner, group
+ * and mode (at most 0660), so "root:postern 0640" on the source gives a
+ * CDB the sessions can read and nobody else can. */
+static int map_mode(const char *src, struct stat *sb)
 {
+	if (stat(src, sb) < 0)
+		return -1;
+	return (int)((sb->st_mode & 0660) | 0600);
+}
+
+static int make_temp(const char *dir, const char *name, const char *src,
+		     char *tmp, size_t len)
+{
+	struct stat sb;
+	int mode = 0644, own = 0;
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 16;
 	int i, fd;
 
+	if (!strcmp(name, "users")) {
+		mode = map_mode(src, &sb);
+		if (mode < 0)
+			return -1;
+		own = geteuid() == 0;
+	}
 	for (i = 0; i < 100; i++) {
 		seed = seed * 1103515245u + 12345u;
 		if (snprintf(tmp, len, "%s/.%s.cdb.%ld.%08x", dir, name,
@@ -209,10 +229,10 @@ static int make_temp(const char *dir, const char *name, char *tmp, size_t len)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd >= 0) {
-			/* Readers run as the mail user: 0644 whatever the umask. */
-			if (fchmod(fd, 0644) < 0) {
+			/* whatever the umask */
+			if ((own && fchown(fd, sb.st_uid, sb.st_gid) < 0) || fchmod(fd, (mode_t)mode) < 0) {
 				int e = errno;
 				close(fd);
 				unlink(tmp);
@@ -245,12 +265,12 @@ static int sync_dir(const char *dir)
 /* Only a source that passed every check gets here, so the one failure
  * left is the system's: -2, or -3 once the rename has happened. */
 static int write_cdb(const struct table *t, const char *dir, const char *name,
-		     const char *dst, char *err, size_t errlen)
+		     const char *src, const char *dst, char *err, size_t errlen)
 {
 	char tmp[CONF_PATH_MAX];
 	struct cdb_make cm;
 	size_t i;
-	int fd = make_temp(dir, name, tmp, sizeof tmp);
+	int fd = make_temp(dir, name, src, tmp, sizeof tmp);
 
 	if (fd < 0) {
 		fail(err, errlen, "%s: cannot create a temporary file: %s", dir, strerror(errno));
@@ -354,7 +374,7 @@ int map_compile_n(const char *dir, enum map_kind k, int check_only,
 	if (r == 0)
 		r = parse_source(k, src, &buf, &t, err, errlen);
 	if (r == 0 && !check_only) {
-		r = write_cdb(&t, dir, name, dst, err, errlen);
+		r = write_cdb(&t, dir, name, src, dst, err, errlen);
 		/* The rename happened: the new map is live, only its
 		 * durability is in doubt. */
 		if (r == -3)

@@ -25,7 +25,10 @@ ok $? "man/ holds manual pages"
 
 # Programs: --help exits 0 and prints a usage line on standard output,
 # and each program has a page under man/.
-for prog in smtp-session/smtp-session deliver/deliver tools/postern-map; do
+# every installed program, as Makefile.am lists them
+progs=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$SRCDIR/Makefile.am" |
+	sed -n -E 's/^(pkglibexec|sbin|bin)_PROGRAMS[[:space:]]*\+?=//p')
+for prog in $progs; do
 	name=$(basename "$prog")
 	bin=$BUILDDIR/$prog
 	if [ ! -x "$bin" ]; then
