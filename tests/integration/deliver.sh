@@ -97,10 +97,10 @@ newest_in() {	# the one file in the maildir of $1 (a user name)
 }
 has_err() { grep -q -- "$1" "$out/err"; }
 
-# 1-4: one recipient, byte-exact; CRLF -> LF, a lone CR kept
+# 1-4: one recipient, byte-exact; CRLF -> LF, a lone CR kept, a final LF added
 printf 'Subject: t\r\nFrom: x@example.net\r\n\r\nhello\r\nbare\rcr\r\nlast' >"$out/m1"
-printf 'Return-Path: <sender@example.net>\nSubject: t\nFrom: x@example.net\n\nhello\nbare\rcr\nlast' >"$out/w1"
-printf 'Return-Path: <>\nSubject: t\nFrom: x@example.net\n\nhello\nbare\rcr\nlast' >"$out/w1.null"
+printf 'Return-Path: <sender@example.net>\nSubject: t\nFrom: x@example.net\n\nhello\nbare\rcr\nlast\n' >"$out/w1"
+printf 'Return-Path: <>\nSubject: t\nFrom: x@example.net\n\nhello\nbare\rcr\nlast\n' >"$out/w1.null"
 run_deliver -C "$inst" -f sender@example.net alice@example.test <"$out/m1"
 ok $rc "single recipient: exit 0"
 f=$(newest_in alice)
@@ -228,7 +228,7 @@ import sys
 sys.stdout.buffer.write(b"a" * 65535 + b"\r\nb" + b"c" * 70000 + b"\r\r\nend\r")' >"$out/m2"
 "$PY" -c '
 import sys
-sys.stdout.buffer.write(b"Return-Path: <>\n" + b"a" * 65535 + b"\nb" + b"c" * 70000 + b"\r\nend\r")' >"$out/w2"
+sys.stdout.buffer.write(b"Return-Path: <>\n" + b"a" * 65535 + b"\nb" + b"c" * 70000 + b"\r\nend\r\n")' >"$out/w2"
 rm -f "$mail"/example.test/*/new/*
 run_deliver -C "$inst" alice@example.test <"$out/m2"
 ok $rc "large message across read boundaries: exit 0"
