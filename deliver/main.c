@@ -242,7 +242,9 @@ static int copy_message(struct store *st, char *buf)
 			p = q + 1;
 		}
 	}
-	if (held_cr && put(st, "\r", 1) < 0)
+	/* a CR at the very end ends the last line: kept as CR, then LF, it
+	 * would read as CRLF to POP3 and break the W= size */
+	if (held_cr && put(st, "\n", 1) < 0)
 		return -2;
 	if (last_byte != '\n' && put(st, "\n", 1) < 0)
 		return -2;

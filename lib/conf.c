@@ -61,6 +61,18 @@ static const struct key keys[] = {
 	{ "auth_plaintext", K_BOOL, N(auth_plaintext), 0, 1, NULL },
 	{ "auth_fail_delay", K_MSEC, N(auth_fail_delay), 0, 60000, NULL },
 	{ "max_auth_failures", K_UINT, N(max_auth_failures), 1, 100, NULL },
+	{ "maps", K_PATH, S(maps), 0, 0, NULL },
+	{ "submission", K_BOOL, N(submission), 0, 1, NULL },
+	{ "auth", K_ENUM, N(auth_backend), 0, 0, "users|pam|users,pam" },
+	{ "pam_service", K_STR, S(pam_service), 0, 0, NULL },
+	{ "tls", K_ENUM, N(tls), 0, 0, "off|starttls|implicit" },
+	{ "tls_cert", K_PATH, S(tls_cert), 0, 0, NULL },
+	{ "tls_key", K_PATH, S(tls_key), 0, 0, NULL },
+	{ "tls_ticket_key", K_PATH, S(tls_ticket_key), 0, 0, NULL },
+	{ "tls_min_version", K_ENUM, N(tls_min_version), 0, 0, "1.2|1.3" },
+	{ "tls_ciphers", K_STR, S(tls_ciphers), 0, 0, NULL },
+	{ "tls_ciphersuites", K_STR, S(tls_ciphersuites), 0, 0, NULL },
+	{ "tls_groups", K_STR, S(tls_groups), 0, 0, NULL },
 };
 
 void conf_defaults(struct conf *c)
@@ -88,6 +100,14 @@ void conf_defaults(struct conf *c)
 	c->auth_plaintext = 0;          /* no TLS yet: passwords stay off the wire */
 	c->auth_fail_delay = 2000;
 	c->max_auth_failures = 3;
+	snprintf(c->pam_service, sizeof c->pam_service, "postern");
+	c->tls = TLS_OFF;
+	c->tls_min_version = TLS_MIN_12;
+}
+
+const char *conf_maps_dir(const struct conf *c)
+{
+	return c->maps[0] ? c->maps : c->dir;
 }
 
 __attribute__((format(printf, 5, 6)))
@@ -307,7 +327,16 @@ int conf_path(const struct conf *c, const char *p, char *out, size_t outlen)
 {
 	int n;
 
-	if (p[0] == '/')
+	static const char cred[] = "$CREDENTIALS_DIRECTORY/";
+	const char *cd;
+
+	if (!strncmp(p, cred, sizeof cred - 1)) {
+		/* systemd: a root-only key copied for the unprivileged user */
+		cd = getenv("CREDENTIALS_DIRECTORY");
+		if (!cd || cd[0] != '/')
+			return -1;
+		n = snprintf(out, outlen, "%s/%s", cd, p + sizeof cred - 1);
+	} else if (p[0] == '/')
 		n = snprintf(out, outlen, "%s", p);
 	else
 		n = snprintf(out, outlen, "%s/%s", c->dir, p);
@@ -356,11 +385,21 @@ int conf_load(struct conf *c, const char *dir, char *err, size_t errlen)
 	free(buf);
 	if (rc < 0)
 		return -1;
-	if (conf_path(c, c->mail_root, tmp, sizeof tmp) < 0 ||
-	    snprintf(c->mail_root, sizeof c->mail_root, "%s", tmp) >= (int)sizeof c->mail_root ||
-	    conf_path(c, c->spool, tmp, sizeof tmp) < 0 ||
-	    snprintf(c->spool, sizeof c->spool, "%s", tmp) >= (int)sizeof c->spool) {
-		snprintf(err, errlen, "%s: path too long", file);
+	{
+		char *paths[] = { c->mail_root, c->spool, c->maps, c->tls_cert,
+				  c->tls_key, c->tls_ticket_key };
+		for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+			if (!paths[i][0])
+				continue;       /* unset optional path */
+			if (conf_path(c, paths[i], tmp, sizeof tmp) < 0 ||
+			    snprintf(paths[i], CONF_PATH_MAX, "%s", tmp) >= CONF_PATH_MAX) {
+				snprintf(err, errlen, "%s: path too long, or $CREDENTIALS_DIRECTORY unset", file);
+				return -1;
+			}
+		}
+	}
+	if (c->tls != TLS_OFF && (!c->tls_cert[0] || !c->tls_key[0])) {
+		snprintf(err, errlen, "%s: tls needs tls_cert and tls_key", file);
 		return -1;
 	}
 	return 0;

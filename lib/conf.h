@@ -16,6 +16,9 @@
 #define CONF_PATH_MAX 1024
 
 enum { DELIVERY_INTERNAL = 0, DELIVERY_DELIVER = 1 };
+enum { TLS_OFF = 0, TLS_STARTTLS = 1, TLS_IMPLICIT = 2 };
+enum { TLS_MIN_12 = 0, TLS_MIN_13 = 1 };
+enum { AUTHB_USERS = 0, AUTHB_PAM = 1, AUTHB_BOTH = 2 };
 
 struct conf {
 	char dir[CONF_PATH_MAX];        /* instance directory (-C) */
@@ -46,7 +49,24 @@ struct conf {
 	int auth_plaintext;             /* POP3 USER/PASS without TLS */
 	unsigned auth_fail_delay;       /* milliseconds before a failed login's reply */
 	unsigned max_auth_failures;     /* per connection, then close */
+
+	char maps[CONF_PATH_MAX];       /* directory of the CDB maps; "" = dir */
+	int submission;                 /* AUTH before MAIL, sender checks */
+	int auth_backend;               /* AUTHB_* */
+	char pam_service[64];
+
+	int tls;                        /* TLS_OFF, TLS_STARTTLS, TLS_IMPLICIT */
+	char tls_cert[CONF_PATH_MAX];   /* PEM chain: certificate first */
+	char tls_key[CONF_PATH_MAX];    /* PEM private key */
+	char tls_ticket_key[CONF_PATH_MAX]; /* shared session-ticket keys */
+	int tls_min_version;            /* TLS_MIN_* */
+	char tls_ciphers[512];          /* TLS 1.2 cipher list; "" = default */
+	char tls_ciphersuites[256];     /* TLS 1.3 suites; "" = default */
+	char tls_groups[256];           /* key exchange groups; "" = default */
 };
+
+/* Where the maps are: conf.maps, else the instance directory. */
+const char *conf_maps_dir(const struct conf *c);
 
 /* Defaults only (hostname from gethostname()). */
 void conf_defaults(struct conf *c);
@@ -61,7 +81,9 @@ int conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
  * dir NULL means CONF_DEFAULT_DIR.  Returns 0 or -1 with err set. */
 int conf_load(struct conf *c, const char *dir, char *err, size_t errlen);
 
-/* Resolve p against the instance directory into out. */
+/* Resolve p against the instance directory into out.  A path that
+ * starts with "$CREDENTIALS_DIRECTORY/" (systemd LoadCredential=) takes
+ * that variable from the environment. */
 int conf_path(const struct conf *c, const char *p, char *out, size_t outlen);
 
 /* Print every key with its current value (postern-map -c -v, tests). */

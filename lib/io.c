@@ -38,7 +38,7 @@ static int wait_ms(int idle_ms, int64_t deadline)
 }
 
 /* Wait until fd is ready for events; IO_OK or IO_TIMEOUT/IO_ERR. */
-static int wait_fd(int fd, short events, int idle_ms, int64_t deadline)
+int io_wait(int fd, short events, int idle_ms, int64_t deadline)
 {
 	struct pollfd p;
 	int r, w;
@@ -125,7 +125,7 @@ int io_fill(struct io_in *in)
 		if (in->deadline && io_now_ms() >= in->deadline)
 			return in->err = IO_TIMEOUT;
 		if (!(in->ops && in->ops->pending && in->ops->pending(in->ops->ctx))) {
-			w = wait_fd(in->fd, POLLIN, in->idle_ms, in->deadline);
+			w = io_wait(in->fd, POLLIN, in->idle_ms, in->deadline);
 			if (w != IO_OK)
 				return in->err = w;
 		}
@@ -195,7 +195,7 @@ int io_getline(struct io_in *in, size_t cap, char **line, size_t *len, int *crlf
 			if (in->deadline && io_now_ms() >= in->deadline)
 				return in->err = IO_TIMEOUT;
 			if (!(in->ops && in->ops->pending && in->ops->pending(in->ops->ctx))) {
-				w = wait_fd(in->fd, POLLIN, in->idle_ms, in->deadline);
+				w = io_wait(in->fd, POLLIN, in->idle_ms, in->deadline);
 				if (w != IO_OK)
 					return in->err = w;
 			}
@@ -236,7 +236,7 @@ static int write_all(struct io_out *out, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t r;
-		int w = wait_fd(out->fd, POLLOUT, out->idle_ms, out->deadline);
+		int w = io_wait(out->fd, POLLOUT, out->idle_ms, out->deadline);
 
 		if (w != IO_OK)
 			return out->err = w;

@@ -53,6 +53,10 @@ struct io_out {
 };
 
 int64_t io_now_ms(void);
+/* Wait until fd is ready for events (POLLIN/POLLOUT) within idle_ms and
+ * before deadline: IO_OK, IO_TIMEOUT or IO_ERR.  For layers below the
+ * buffers (a TLS handshake) that must keep the same time limits. */
+int io_wait(int fd, short events, int idle_ms, int64_t deadline);
 
 void io_in_init(struct io_in *in, int fd, size_t bufsize);
 void io_in_free(struct io_in *in);
