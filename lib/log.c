@@ -1,6 +1,7 @@
 /* key=value event lines on stderr; see log.h. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +33,17 @@ void log_init(const char *prog)
 	const char *slash = strrchr(prog, '/');
 	progname = slash ? slash + 1 : prog;
 	if (stderr_is_network()) {
+		int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
 		use_syslog = 1;
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+		/* nothing else may write to the client either: not a usage
+		 * message, not a program we start */
+		if (fd >= 0) {
+			dup2(fd, 2);
+			if (fd != 2)
+				close(fd);
+		}
 	}
 }
 
