@@ -89,6 +89,27 @@ int main(int argc, char **argv)
 		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
 		return EX_CONFIG;
 	}
+	/* As root, everything that needs root happens now, before a byte
+	 * of network input: the PAM monitor forks, the key file is read. */
+	if (pammon_start(&s.pam, &s.conf, s.conf.tls != TLS_OFF || s.conf.auth_plaintext,
+			 err, sizeof err) < 0) {
+		log_error("PAM monitor: %s", err);
+		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
+		return EX_TEMPFAIL;
+	}
+	if (s.conf.tls != TLS_OFF) {
+		s.tls = tls_server(&s.conf);
+		if (geteuid() == 0 && tls_preload(s.tls, err, sizeof err) < 0) {
+			log_error("tls: %s", err);
+			if (s.conf.tls == TLS_IMPLICIT) {
+				pammon_stop(&s.pam);
+				return EX_CONFIG;
+			}
+			/* mail still flows in clear; STARTTLS is not offered */
+			tls_close(s.tls);
+			s.tls = NULL;
+		}
+	}
 	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
 		log_error("%s", err);
 		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
@@ -98,7 +119,7 @@ int main(int argc, char **argv)
 	s.started = io_now_ms();
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
 	peer_address(&s);
-	maps_init(&s.maps, s.conf.dir);
+	maps_init(&s.maps, conf_maps_dir(&s.conf));
 	io_in_init(&s.in, 0, s.conf.line_max + 4096);
 	io_out_init(&s.out, 1, 16384);
 	s.in.idle_ms = (int)s.conf.idle_timeout * 1000;
@@ -112,6 +133,10 @@ int main(int argc, char **argv)
 	log_s(&l, "instance", s.conf.dir);
 	log_end(&l);
 
+	if (s.conf.tls == TLS_IMPLICIT && session_tls_begin(&s) < 0) {
+		session_end(&s, "tls-failed");
+		goto out;
+	}
 	session_banner(&s);
 	for (;;) {
 		char *line;
@@ -147,6 +172,9 @@ int main(int argc, char **argv)
 		}
 	}
 	io_flush(&s.out);
+out:
+	tls_close(s.tls);
+	pammon_stop(&s.pam);
 	maps_close(&s.maps);
 	return 0;
 }

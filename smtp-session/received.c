@@ -20,17 +20,22 @@ void make_msgid(char *out, size_t len)
 		 (unsigned long)tv.tv_usec, (unsigned long)getpid(), n++ & 0xf);
 }
 
-static const char *protocol(const struct session *s)
+/* RFC 3848 / RFC 6531 protocol names: S for TLS, A for AUTH. */
+static void protocol(const struct session *s, char *out, size_t len)
 {
-	/* RFC 3848 / RFC 6531 protocol names */
-	if (s->params.smtputf8)
-		return "UTF8SMTP";
-	return s->helo == HELO_EHLO ? "ESMTP" : "SMTP";
+	const char *base = s->params.smtputf8 ? "UTF8SMTP"
+			   : s->helo == HELO_EHLO ? "ESMTP" : "SMTP";
+
+	/* plain SMTP (HELO) has no registered S/A variants */
+	if (!strcmp(base, "SMTP"))
+		snprintf(out, len, "%s", base);
+	else
+		snprintf(out, len, "%s%s%s", base, s->tls_on ? "S" : "", s->authed ? "A" : "");
 }
 
 void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
 {
-	char date[64], from[400];
+	char date[64], from[400], proto[16], tls[200] = "";
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;
@@ -42,16 +47,21 @@ void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
 			 strchr(s->ip, ':') ? "IPv6:" : "", s->ip);
 	else
 		snprintf(from, sizeof from, "%s", s->helo_name);
+	protocol(s, proto, sizeof proto);
+	if (s->tls_on)
+		snprintf(tls, sizeof tls, "\t(using %s with cipher %s (%d bits))\n",
+			 tls_version(s->tls), tls_cipher(s->tls), tls_cipher_bits(s->tls));
 	/* deliver writes its own Return-Path */
 	n = snprintf(buf, len,
 		     "%s%s%s"
 		     "Received: from %s\n"
+		     "%s"
 		     "\tby %s (postern) with %s id %s%s%s%s;\n"
 		     "\t%s\n",
 		     s->conf.delivery == DELIVERY_DELIVER ? "" : "Return-Path: <",
 		     s->conf.delivery == DELIVERY_DELIVER ? "" : s->from.text,
 		     s->conf.delivery == DELIVERY_DELIVER ? "" : ">\n",
-		     from, s->conf.hostname, protocol(s), s->msgid,
+		     from, tls, s->conf.hostname, proto, s->msgid,
 		     s->nrcpt == 1 ? "\n\tfor <" : "",
 		     s->nrcpt == 1 ? s->first_rcpt : "",
 		     s->nrcpt == 1 ? ">" : "", date);

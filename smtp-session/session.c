@@ -36,6 +36,11 @@ static void reply_error(struct session *s, const char *text)
 	s->errors++;
 }
 
+void session_reply_error(struct session *s, const char *text)
+{
+	reply_error(s, text);
+}
+
 static void log_reject(struct session *s, const char *what, const char *arg,
 		       const char *reply)
 {
@@ -50,6 +55,13 @@ static void log_reject(struct session *s, const char *what, const char *arg,
 		log_s(&l, "arg", arg);
 	log_s(&l, "reply", reply);
 	log_end(&l);
+}
+
+static void transaction_reset(struct session *s);
+
+void session_reset_transaction(struct session *s)
+{
+	transaction_reset(s);
 }
 
 static void transaction_reset(struct session *s)
@@ -121,6 +133,12 @@ static int cmd_ehlo(struct session *s, char *arg, size_t len)
 		session_reply(s, "250-SMTPUTF8");
 	if (s->conf.chunking)
 		session_reply(s, "250-CHUNKING");
+	/* RFC 3207 4.2: not again once TLS is on; AUTH only where a
+	 * password would not cross the network in clear */
+	if (s->tls && s->conf.tls == TLS_STARTTLS && !s->tls_on)
+		session_reply(s, "250-STARTTLS");
+	if (auth_offered(s))
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 	return 0;
 }
@@ -161,6 +179,10 @@ static int cmd_mail(struct session *s, char *arg, size_t len)
 		reply_error(s, "503 5.5.1 Error: nested MAIL command");
 		return 0;
 	}
+	if (s->conf.submission && !s->authed) {
+		reply_error(s, "530 5.7.0 Authentication required");
+		return 0;
+	}
 	if (s->messages >= s->conf.max_messages) {
 		session_reply(s, "452 4.5.3 Too many messages in this session, try again later");
 		return 0;
@@ -190,6 +212,20 @@ static int cmd_mail(struct session *s, char *arg, size_t len)
 	if (s->params.has_size && s->params.size > s->conf.max_message_size) {
 		session_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size");
 		return 0;
+	}
+	/* an authenticated user sends as themselves or an alias of theirs */
+	if (s->authed) {
+		int ok = auth_sender_ok(s);
+		if (ok < 0) {
+			session_reply(s, "451 4.3.0 Sender check failed: temporary lookup failure");
+			return 0;
+		}
+		if (!ok) {
+			reply = "553 5.7.1 Sender address rejected: not owned by the authenticated user";
+			log_reject(s, "MAIL", s->from.text, reply);
+			reply_error(s, reply);
+			return 0;
+		}
 	}
 	s->have_mail = 1;
 	session_reply(s, "250 2.1.0 Ok");
@@ -243,7 +279,10 @@ static int cmd_rcpt(struct session *s, char *arg, size_t len)
 		reply = "550 5.1.1 Recipient address rejected: User unknown";
 		break;
 	case RCPT_NONLOCAL:
-		reply = "554 5.7.1 Recipient address rejected: Relay access denied";
+		/* authenticated users may relay, once there is an outbound queue */
+		reply = s->authed
+			? "451 4.4.3 Recipient address rejected: relay is not configured yet (no remote delivery)"
+			: "554 5.7.1 Recipient address rejected: Relay access denied";
 		break;
 	case RCPT_REMOTE_TARGET:
 		reply = "451 4.4.0 Recipient address rejected: remote delivery is not configured";
@@ -585,7 +624,7 @@ static int cmd_help(struct session *s, char *arg, size_t len)
 {
 	session_reply(s, "214-Commands:");
 	session_reply(s, "214-  HELO EHLO MAIL RCPT DATA BDAT RSET");
-	session_reply(s, "214-  NOOP QUIT VRFY HELP");
+	session_reply(s, "214-  NOOP QUIT VRFY HELP STARTTLS AUTH");
 	session_reply(s, "214 2.0.0 See RFC 5321");
 	return 0;
 }
@@ -603,6 +642,8 @@ static const struct cmd commands[] = {
 	{ "VRFY", cmd_vrfy, 0 },
 	{ "EXPN", cmd_expn, 0 },
 	{ "HELP", cmd_help, 0 },
+	{ "STARTTLS", cmd_starttls, 0 },
+	{ "AUTH", cmd_auth, 0 },
 };
 
 int session_command(struct session *s, char *line, size_t len)
@@ -613,7 +654,7 @@ int session_command(struct session *s, char *line, size_t len)
 	while (w < len && line[w] != ' ')
 		w++;
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (w == 4 && !ascii_ncasecmp(line, commands[i].name, 4)) {
+		if (w == strlen(commands[i].name) && !ascii_ncasecmp(line, commands[i].name, w)) {
 			c = &commands[i];
 			break;
 		}
@@ -662,6 +703,10 @@ void session_end(struct session *s, const char *why)
 	log_u(&l, "rejected", s->rejected);
 	log_u(&l, "bytes", s->bytes);
 	log_u(&l, "errors", s->errors);
+	if (s->authed)
+		log_s(&l, "user", s->au.addr);
+	if (s->tls && tls_error(s->tls)[0])
+		log_s(&l, "tls_error", tls_error(s->tls));
 	log_u(&l, "ms", (unsigned long long)(io_now_ms() - s->started));
 	log_end(&l);
 }

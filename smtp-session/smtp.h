@@ -10,9 +10,11 @@
 #include "conf.h"
 #include "io.h"
 #include "map.h"
+#include "pamauth.h"
 #include "rcpt.h"
 #include "store.h"
 #include "data.h"
+#include "tls.h"
 
 enum helo_kind { HELO_NONE, HELO_HELO, HELO_EHLO };
 
@@ -54,6 +56,18 @@ struct session {
 	struct dataparse dp;
 	char msgid[32];
 
+	/* TLS: tls is NULL when the instance has none (or its files failed) */
+	struct tls *tls;
+	int tls_on;
+	struct io_ops tls_ops;
+
+	/* AUTH */
+	struct pammon pam;
+	int authed;
+	struct auth_user au;
+	const char *auth_mech;
+	unsigned auth_failures;
+
 	/* counters */
 	unsigned errors;
 	unsigned long_lines;
@@ -70,6 +84,23 @@ int session_banner(struct session *s);
 int session_command(struct session *s, char *line, size_t len);
 void session_reply(struct session *s, const char *text);
 void session_end(struct session *s, const char *why);
+void session_reply_error(struct session *s, const char *text);
+/* Forget the transaction (RSET, EHLO, STARTTLS). */
+void session_reset_transaction(struct session *s);
+
+/* starttls.c */
+/* Handshake on fds 0/1 and put TLS under the buffers.  -1: failed (the
+ * reason is in tls_error(s->tls), logged by session_end). */
+int session_tls_begin(struct session *s);
+int cmd_starttls(struct session *s, char *arg, size_t len);
+
+/* auth.c */
+/* Is AUTH offered now: over TLS, or in clear when auth_plaintext = yes. */
+int auth_offered(const struct session *s);
+int cmd_auth(struct session *s, char *arg, size_t len);
+/* May the authenticated user send as the MAIL FROM address?  1 yes,
+ * 0 no, -1 temporary failure. */
+int auth_sender_ok(struct session *s);
 
 /* sink.c */
 int sink_open(struct session *s, char *err, size_t errlen);

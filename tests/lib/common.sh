@@ -129,3 +129,19 @@ tap_lines() {
 		esac
 	done <"$1"
 }
+
+# make_tls INSTANCE: a throwaway self-signed certificate (CN
+# mx.example.test) and key, and an 80-byte ticket key; the key files are
+# root's alone when we are root, so the session must read them before it
+# drops privileges.
+make_tls() {
+	local d=$1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-subj /CN=mx.example.test -days 2 -keyout "$d/key.pem" -out "$d/cert.pem" \
+		>/dev/null 2>&1 || return 1
+	openssl rand 80 >"$d/tickets" || return 1
+	chmod 600 "$d/key.pem" "$d/tickets"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown root:root "$d/key.pem" "$d/tickets"
+	fi
+}

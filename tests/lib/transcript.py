@@ -174,6 +174,10 @@ def run_file(path):
             else:
                 tap(False, "%s:%d: cannot parse transcript line" % (name, lineno))
                 return
+    if ext == ".smtp" and not any(l.split("=")[0].strip() == "auth_plaintext" for l in extra_conf):
+        # the shared instance allows POP3 logins in clear; SMTP transcripts
+        # show a server without TLS, which offers no AUTH unless told to
+        extra_conf.append("auth_plaintext = no")
     inst = make_instance(os.path.splitext(name)[0], extra_conf, msgs)
     try:
         p = subprocess.run([prog, "-C", inst], input=bytes(client), stdout=subprocess.PIPE,

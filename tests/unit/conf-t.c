@@ -1,6 +1,7 @@
 /* Tests for the postern.conf parser: every key type, bounds and errors. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -55,6 +56,25 @@ static const struct row rows[] = {
 	{ "auth_fail_delay = ms\n", "expected a time" },
 	{ "max_auth_failures = 0\n", "out of range" },
 	{ "max_auth_failures = 5\n", NULL },
+	{ "tls = starttls\n", NULL },
+	{ "tls = implicit\n", NULL },
+	{ "tls = on\n", "tls: expected one of off|starttls|implicit, got 'on'" },
+	{ "tls_cert = /etc/ssl/mx.pem\ntls_key = mx.key\n", NULL },
+	{ "tls_key = \"\"\n", "tls_key: empty path" },
+	{ "tls_ticket_key = tickets\n", NULL },
+	{ "tls_min_version = 1.3\n", NULL },
+	{ "tls_min_version = 1.1\n", "expected one of 1.2|1.3" },
+	{ "tls_ciphers = ECDHE+AESGCM\n", NULL },
+	{ "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n", NULL },
+	{ "tls_groups = X25519:P-256\n", NULL },
+	{ "auth = users\n", NULL },
+	{ "auth = pam\n", NULL },
+	{ "auth = users,pam\n", NULL },
+	{ "auth = pam,users\n", "expected one of users|pam|users,pam" },
+	{ "pam_service = smtp\n", NULL },
+	{ "submission = yes\n", NULL },
+	{ "submission = 2\n", "expected yes or no" },
+	{ "maps = ..\n", NULL },
 };
 
 int main(void)
@@ -108,6 +128,20 @@ int main(void)
 		   "relative path resolved against the instance");
 		ok(conf_path(&c, "/srv/mail", path, sizeof path) == 0 && !strcmp(path, "/srv/mail"),
 		   "absolute path kept");
+	}
+	conf_defaults(&c);
+	ok(c.tls == TLS_OFF && c.tls_min_version == TLS_MIN_12 && c.auth_backend == AUTHB_USERS &&
+	   !strcmp(c.pam_service, "postern") && !c.submission && !c.maps[0],
+	   "TLS and auth defaults: off, TLS 1.2, users map, service postern");
+	ok(!strcmp(conf_maps_dir(&c), c.dir), "maps default to the instance directory");
+	{
+		char path[CONF_PATH_MAX];
+		setenv("CREDENTIALS_DIRECTORY", "/run/credentials/x", 1);
+		ok(conf_path(&c, "$CREDENTIALS_DIRECTORY/key.pem", path, sizeof path) == 0 &&
+		   !strcmp(path, "/run/credentials/x/key.pem"), "$CREDENTIALS_DIRECTORY expanded");
+		unsetenv("CREDENTIALS_DIRECTORY");
+		ok(conf_path(&c, "$CREDENTIALS_DIRECTORY/key.pem", path, sizeof path) < 0,
+		   "$CREDENTIALS_DIRECTORY unset: an error, not a relative path");
 	}
 	ok(conf_load(&c, "/nonexistent-postern-dir", err, sizeof err) < 0 &&
 	   strstr(err, "/nonexistent-postern-dir/postern.conf"), "missing postern.conf named");

@@ -1,0 +1,485 @@
+/* OpenSSL over fds for io_in/io_out, built only when a handshake is due; see tls.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "str.h"
+#include "tls.h"
+
+#define FILE_MAX (1024 * 1024)
+
+/* Forward secrecy and AEAD only for TLS 1.2; tls_ciphers overrides. */
+static const char default_ciphers[] =
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!MD5:!DSS";
+
+struct tls {
+	int server;
+	const struct conf *c;
+	/* server: file bytes, read by tls_preload or the first handshake */
+	int loaded;
+	char *cert, *key;
+	size_t certlen, keylen;
+	unsigned char tickets[TLS_TICKET_KEYS_MAX][TLS_TICKET_KEY_LEN];
+	int ntickets;
+	/* client */
+	char servername[256];
+	char cafile[CONF_PATH_MAX];
+	int verify, min_version;
+
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char err[CONF_PATH_MAX + 256];
+};
+
+struct tls *tls_server(const struct conf *c)
+{
+	struct tls *t = xcalloc(1, sizeof *t);
+
+	t->server = 1;
+	t->c = c;
+	return t;
+}
+
+struct tls *tls_client(const char *servername, const char *cafile, int verify,
+		       int min_version)
+{
+	struct tls *t = xcalloc(1, sizeof *t);
+
+	snprintf(t->servername, sizeof t->servername, "%s", servername ? servername : "");
+	snprintf(t->cafile, sizeof t->cafile, "%s", cafile ? cafile : "");
+	t->verify = verify;
+	t->min_version = min_version;
+	return t;
+}
+
+int tls_ticket_keys_check(size_t n)
+{
+	if (n == 0 || n % TLS_TICKET_KEY_LEN || n / TLS_TICKET_KEY_LEN > TLS_TICKET_KEYS_MAX)
+		return -1;
+	return (int)(n / TLS_TICKET_KEY_LEN);
+}
+
+/* The whole of a small file; -1 with err set. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct stat sb;
+	size_t got = 0;
+	char *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > FILE_MAX) {
+		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
+		close(fd);
+		return -1;
+	}
+	buf = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*outlen = got;
+	return 0;
+}
+
+static void drop_bytes(char **p, size_t *n)
+{
+	if (*p) {
+		explicit_bzero(*p, *n);
+		free(*p);
+	}
+	*p = NULL;
+	*n = 0;
+}
+
+int tls_preload(struct tls *t, char *err, size_t errlen)
+{
+	const struct conf *c = t->c;
+
+	if (t->loaded)
+		return 0;
+	if (read_file(c->tls_cert, &t->cert, &t->certlen, err, errlen) < 0 ||
+	    read_file(c->tls_key, &t->key, &t->keylen, err, errlen) < 0)
+		goto fail;
+	if (c->tls_ticket_key[0]) {
+		char *tk = NULL;
+		size_t tn = 0;
+		int k;
+
+		if (read_file(c->tls_ticket_key, &tk, &tn, err, errlen) < 0)
+			goto fail;
+		k = tls_ticket_keys_check(tn);
+		if (k < 0) {
+			snprintf(err, errlen, "%s: %zu bytes; want 80 per key, 1 to %d keys (openssl rand 80)",
+				 c->tls_ticket_key, tn, TLS_TICKET_KEYS_MAX);
+			drop_bytes(&tk, &tn);
+			goto fail;
+		}
+		memcpy(t->tickets, tk, tn);
+		t->ntickets = k;
+		drop_bytes(&tk, &tn);
+	}
+	t->loaded = 1;
+	return 0;
+fail:
+	drop_bytes(&t->cert, &t->certlen);
+	drop_bytes(&t->key, &t->keylen);
+	return -1;
+}
+
+/* The first queued OpenSSL error as text, else what. */
+static void set_err(struct tls *t, const char *what)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e) {
+		char buf[200];
+		ERR_error_string_n(e, buf, sizeof buf);
+		snprintf(t->err, sizeof t->err, "%s: %s", what, buf);
+	} else {
+		snprintf(t->err, sizeof t->err, "%s", what);
+	}
+	ERR_clear_error();
+}
+
+/* A passphrase prompt would read the terminal: keys must be unencrypted. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return 0;
+}
+
+/* Tickets sealed with the instance's shared keys (RFC 5077 layout). */
+static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_IV_LENGTH],
+		     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const unsigned char *k = NULL;
+	OSSL_PARAM p[3];
+	int i;
+
+	if (enc) {
+		k = t->tickets[0];
+		memcpy(name, k, 16);
+		if (RAND_bytes(iv, 16) != 1)
+			return -1;
+	} else {
+		for (i = 0; i < t->ntickets; i++)
+			if (!memcmp(name, t->tickets[i], 16))
+				break;
+		if (i == t->ntickets)
+			return 0;       /* unknown key: full handshake */
+		k = t->tickets[i];
+	}
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(k + 16), 32);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_CTX_set_params(hctx, p))
+		return -1;
+	if (enc)
+		return EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k + 48, iv) == 1 ? 1 : -1;
+	if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k + 48, iv) != 1)
+		return -1;
+	/* sealed with an older key: accept, and issue a ticket under the new one */
+	return i == 0 ? 1 : 2;
+}
+
+static int common_ctx(struct tls *t, int min_version)
+{
+	/* the system openssl.cnf is not read: it costs start-up time and
+	 * the instance's settings say what we want */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL)) {
+		set_err(t, "OpenSSL initialisation");
+		return -1;
+	}
+	t->ctx = SSL_CTX_new(t->server ? TLS_server_method() : TLS_client_method());
+	if (!t->ctx) {
+		set_err(t, "SSL_CTX_new");
+		return -1;
+	}
+	SSL_CTX_set_security_level(t->ctx, 2);
+	SSL_CTX_set_min_proto_version(t->ctx, min_version == TLS_MIN_13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	/* renegotiation would make a read want a write behind io.c's back;
+	 * a client that drops without close_notify after QUIT is common
+	 * and harmless: CRLF.CRLF, not the TLS close, ends a message */
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+			    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	return 0;
+}
+
+static int server_ctx(struct tls *t)
+{
+	const struct conf *c = t->c;
+	char err[CONF_PATH_MAX + 128];
+	X509 *x;
+	EVP_PKEY *pk;
+	BIO *b;
+
+	if (!t->loaded && tls_preload(t, err, sizeof err) < 0) {
+		snprintf(t->err, sizeof t->err, "%s", err);
+		return -1;
+	}
+	if (common_ctx(t, c->tls_min_version) < 0)
+		return -1;
+	if (SSL_CTX_set_cipher_list(t->ctx, c->tls_ciphers[0] ? c->tls_ciphers : default_ciphers) != 1 ||
+	    (c->tls_ciphersuites[0] && SSL_CTX_set_ciphersuites(t->ctx, c->tls_ciphersuites) != 1) ||
+	    (c->tls_groups[0] && SSL_CTX_set1_groups_list(t->ctx, c->tls_groups) != 1)) {
+		set_err(t, "tls_ciphers, tls_ciphersuites or tls_groups");
+		return -1;
+	}
+	SSL_CTX_set_dh_auto(t->ctx, 1);
+	SSL_CTX_set_options(t->ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+
+	b = BIO_new_mem_buf(t->cert, (int)t->certlen);
+	x = b ? PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL) : NULL;
+	if (!x || SSL_CTX_use_certificate(t->ctx, x) != 1) {
+		X509_free(x);
+		BIO_free(b);
+		set_err(t, c->tls_cert);
+		return -1;
+	}
+	X509_free(x);
+	/* the rest of the file is the chain, leaf's issuer first */
+	while ((x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)))
+		if (SSL_CTX_add0_chain_cert(t->ctx, x) != 1) {
+			X509_free(x);
+			BIO_free(b);
+			set_err(t, c->tls_cert);
+			return -1;
+		}
+	ERR_clear_error();      /* the end of the file reads as an error */
+	BIO_free(b);
+
+	b = BIO_new_mem_buf(t->key, (int)t->keylen);
+	pk = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(b);
+	drop_bytes(&t->key, &t->keylen);
+	drop_bytes(&t->cert, &t->certlen);
+	if (!pk || SSL_CTX_use_PrivateKey(t->ctx, pk) != 1 || SSL_CTX_check_private_key(t->ctx) != 1) {
+		EVP_PKEY_free(pk);
+		set_err(t, c->tls_key);
+		return -1;
+	}
+	EVP_PKEY_free(pk);
+
+	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"postern", 7);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	if (t->ntickets) {
+		SSL_CTX_set_app_data(t->ctx, t);
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(t->ctx, ticket_cb);
+		SSL_CTX_set_num_tickets(t->ctx, 1);
+	} else {
+		SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(t->ctx, 0);
+	}
+	return 0;
+}
+
+static int client_ctx(struct tls *t)
+{
+	if (common_ctx(t, t->min_version) < 0)
+		return -1;
+	if (t->cafile[0] ? SSL_CTX_load_verify_locations(t->ctx, t->cafile, NULL) != 1
+			 : SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+		set_err(t, "trust store");
+		return -1;
+	}
+	SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return 0;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int handshake(struct tls *t, int rfd, int wfd, int idle_ms, int64_t deadline)
+{
+	if (!t->ctx && (t->server ? server_ctx(t) : client_ctx(t)) < 0)
+		return -1;
+	if (set_nonblock(rfd) < 0 || set_nonblock(wfd) < 0) {
+		snprintf(t->err, sizeof t->err, "fcntl: %s", strerror(errno));
+		return -1;
+	}
+	t->ssl = SSL_new(t->ctx);
+	if (!t->ssl || SSL_set_rfd(t->ssl, rfd) != 1 || SSL_set_wfd(t->ssl, wfd) != 1) {
+		set_err(t, "SSL_new");
+		return -1;
+	}
+	if (!t->server && t->servername[0]) {
+		SSL_set_tlsext_host_name(t->ssl, t->servername);
+		if (t->verify)
+			SSL_set1_host(t->ssl, t->servername);
+	}
+	for (;;) {
+		int r, e, w;
+
+		ERR_clear_error();
+		r = t->server ? SSL_accept(t->ssl) : SSL_connect(t->ssl);
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			w = e == SSL_ERROR_WANT_READ ? io_wait(rfd, POLLIN, idle_ms, deadline)
+						     : io_wait(wfd, POLLOUT, idle_ms, deadline);
+			if (w == IO_OK)
+				continue;
+			if (w == IO_TIMEOUT)
+				snprintf(t->err, sizeof t->err, "%s",
+					 BIO_number_read(SSL_get_rbio(t->ssl)) == 0
+					 ? "timeout before ClientHello" : "timeout in handshake");
+			else
+				snprintf(t->err, sizeof t->err, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN ||
+		    (e == SSL_ERROR_SYSCALL && !ERR_peek_error())) {
+			snprintf(t->err, sizeof t->err, "connection closed in handshake%s",
+				 BIO_number_read(SSL_get_rbio(t->ssl)) == 0 ? " (no ClientHello)" : "");
+			return -1;
+		}
+		set_err(t, "handshake failed");
+		return -1;
+	}
+}
+
+int tls_accept(struct tls *t, int rfd, int wfd, int idle_ms, int64_t deadline)
+{
+	return handshake(t, rfd, wfd, idle_ms, deadline);
+}
+
+int tls_connect(struct tls *t, int rfd, int wfd, int idle_ms, int64_t deadline)
+{
+	return handshake(t, rfd, wfd, idle_ms, deadline);
+}
+
+/* io.c retries on EAGAIN after waiting on the fd, which is what a
+ * non-blocking SSL_read/SSL_write that wants more data needs. */
+static ssize_t op_read(void *ctx, void *buf, size_t n)
+{
+	struct tls *t = ctx;
+	int r, e;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(t->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && !ERR_peek_error() && !errno))
+		return 0;
+	set_err(t, "read");
+	errno = EIO;
+	return -1;
+}
+
+static ssize_t op_write(void *ctx, const void *buf, size_t n)
+{
+	struct tls *t = ctx;
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_write(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(t->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	set_err(t, "write");
+	errno = EIO;
+	return -1;
+}
+
+static size_t op_pending(void *ctx)
+{
+	struct tls *t = ctx;
+	int n = SSL_pending(t->ssl);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+void tls_io_ops(struct tls *t, struct io_ops *ops)
+{
+	ops->read = op_read;
+	ops->write = op_write;
+	ops->pending = op_pending;
+	ops->ctx = t;
+}
+
+const char *tls_error(const struct tls *t)
+{
+	return t ? t->err : "";
+}
+
+const char *tls_version(const struct tls *t)
+{
+	return t && t->ssl ? SSL_get_version(t->ssl) : "";
+}
+
+const char *tls_cipher(const struct tls *t)
+{
+	const char *n = t && t->ssl ? SSL_get_cipher_name(t->ssl) : NULL;
+
+	return n ? n : "";
+}
+
+int tls_cipher_bits(const struct tls *t)
+{
+	return t && t->ssl ? SSL_get_cipher_bits(t->ssl, NULL) : 0;
+}
+
+int tls_reused(const struct tls *t)
+{
+	return t && t->ssl ? SSL_session_reused(t->ssl) : 0;
+}
+
+void tls_close(struct tls *t)
+{
+	if (!t)
+		return;
+	if (t->ssl) {
+		/* one try: a client that is gone must not hold us up */
+		if (SSL_is_init_finished(t->ssl))
+			SSL_shutdown(t->ssl);
+		SSL_free(t->ssl);
+	}
+	SSL_CTX_free(t->ctx);
+	drop_bytes(&t->cert, &t->certlen);
+	drop_bytes(&t->key, &t->keylen);
+	explicit_bzero(t->tickets, sizeof t->tickets);
+	free(t);
+}
