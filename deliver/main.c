@@ -395,7 +395,7 @@ int main(int argc, char **argv)
 
 	/* every recipient is known before a byte is stored: one bad one and
 	 * nobody gets the message, so the sender sees a single clean error */
-	maps_init(&ms, conf.dir);
+	maps_init(&ms, conf_maps_dir(&conf));
 	rcptset_init(&set);
 	for (int i = optind; i < argc; i++)
 		resolve(&ms, &conf, from, argv[i], &set);

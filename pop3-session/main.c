@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sysexits.h>
 
 #include "log.h"
@@ -43,6 +44,27 @@ int main(int argc, char **argv)
 		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
 		return EX_CONFIG;
 	}
+	/* As root, what needs root happens before any network input: the
+	 * PAM monitor forks and the key file is read. */
+	if (pammon_start(&s.pam, &s.conf, s.conf.tls != TLS_OFF || s.conf.auth_plaintext,
+			 err, sizeof err) < 0) {
+		log_error("PAM monitor: %s", err);
+		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
+		return EX_TEMPFAIL;
+	}
+	if (s.conf.tls != TLS_OFF) {
+		s.tls = tls_server(&s.conf);
+		if (geteuid() == 0 && tls_preload(s.tls, err, sizeof err) < 0) {
+			log_error("tls: %s", err);
+			if (s.conf.tls == TLS_IMPLICIT) {
+				pammon_stop(&s.pam);
+				return EX_CONFIG;
+			}
+			/* still serve, without STLS (and so without passwords) */
+			tls_close(s.tls);
+			s.tls = NULL;
+		}
+	}
 	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
 		log_error("%s", err);
 		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
@@ -52,7 +74,7 @@ int main(int argc, char **argv)
 	s.started = io_now_ms();
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
 	peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
-	maps_init(&s.maps, s.conf.dir);
+	maps_init(&s.maps, conf_maps_dir(&s.conf));
 	io_in_init(&s.in, 0, s.conf.line_max + 4096);
 	io_out_init(&s.out, 1, 65536);
 	s.in.idle_ms = (int)s.conf.idle_timeout * 1000;
@@ -60,6 +82,10 @@ int main(int argc, char **argv)
 	s.in.deadline = s.out.deadline = s.deadline;
 	s.in.flush = &s.out;
 
+	if (s.conf.tls == TLS_IMPLICIT && session_tls_begin(&s) < 0) {
+		session_end(&s, "tls-failed");
+		goto out;
+	}
 	session_banner(&s);
 	for (;;) {
 		char *line;
@@ -94,6 +120,9 @@ int main(int argc, char **argv)
 			break;
 	}
 	io_flush(&s.out);
+out:
+	tls_close(s.tls);
+	pammon_stop(&s.pam);
 	maps_close(&s.maps);
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "io.h"
 #include "maildir.h"
 #include "map.h"
+#include "pamauth.h"
+#include "tls.h"
 
 /* RFC 1939 3: AUTHORIZATION, then TRANSACTION; UPDATE is what QUIT
  * does in TRANSACTION. */
@@ -35,6 +37,12 @@ struct session {
 	size_t ndeleted;
 	unsigned long long deleted_size;
 
+	/* TLS (tls NULL: none configured, or its files failed) and PAM */
+	struct tls *tls;
+	int tls_on;
+	struct io_ops tls_ops;
+	struct pammon pam;
+
 	/* counters */
 	unsigned errors;
 	unsigned long_lines;
@@ -55,6 +63,18 @@ void session_end(struct session *s, const char *why);
 /* The message number argument: index (from 0) of a message that exists
  * and is not deleted, or -1 after replying -ERR. */
 long session_msgno(struct session *s, const char *arg);
+
+void session_reply_error(struct session *s, const char *text);
+/* Check user and password, pay the failure delay, open the mailbox.
+ * 0 to go on, -1 when the session must end (replied). */
+int session_login(struct session *s, const char *user, const char *pass);
+/* Are passwords accepted now: over TLS, or auth_plaintext = yes. */
+int session_auth_allowed(const struct session *s);
+
+/* auth.c */
+int session_tls_begin(struct session *s);
+int cmd_stls(struct session *s, char *arg, size_t len);
+int cmd_auth(struct session *s, char *arg, size_t len);
 
 /* retr.c */
 /* RETR and TOP: "+OK", the message converted for the wire, ".".  body

@@ -36,6 +36,16 @@ static void reply_error(struct session *s, const char *text)
 	s->errors++;
 }
 
+void session_reply_error(struct session *s, const char *text)
+{
+	reply_error(s, text);
+}
+
+int session_auth_allowed(const struct session *s)
+{
+	return s->tls_on || s->conf.auth_plaintext;
+}
+
 void session_init(struct session *s)
 {
 	maildir_init(&s->md);
@@ -113,8 +123,14 @@ static int cmd_capa(struct session *s, char *arg, size_t len)
 	session_reply(s, "+OK Capability list follows");
 	session_reply(s, "TOP");
 	session_reply(s, "UIDL");
-	if (s->conf.auth_plaintext)
+	/* RFC 2595 4: STLS until TLS is on; passwords only where they
+	 * would not cross the network in clear */
+	if (s->state == ST_AUTH && s->tls && s->conf.tls == TLS_STARTTLS && !s->tls_on)
+		session_reply(s, "STLS");
+	if (s->state == ST_AUTH && session_auth_allowed(s)) {
 		session_reply(s, "USER");
+		session_reply(s, "SASL PLAIN");
+	}
 	session_reply(s, "RESP-CODES");
 	session_reply(s, "AUTH-RESP-CODE");
 	session_reply(s, "PIPELINING");
@@ -127,7 +143,7 @@ static int cmd_capa(struct session *s, char *arg, size_t len)
 
 static int cmd_user(struct session *s, char *arg, size_t len)
 {
-	if (!s->conf.auth_plaintext) {
+	if (!session_auth_allowed(s)) {
 		/* without TLS a password would cross the network in clear */
 		session_reply(s, "-ERR [SYS/PERM] plaintext authentication disabled");
 		return 0;
@@ -188,11 +204,9 @@ static int open_mailbox(struct session *s)
 
 static int cmd_pass(struct session *s, char *arg, size_t len)
 {
-	char why[128];
-	struct logline l;
-	enum auth_result r;
+	int r;
 
-	if (!s->conf.auth_plaintext) {
+	if (!session_auth_allowed(s)) {
 		session_reply(s, "-ERR [SYS/PERM] plaintext authentication disabled");
 		return 0;
 	}
@@ -201,9 +215,20 @@ static int cmd_pass(struct session *s, char *arg, size_t len)
 		return 0;
 	}
 	s->have_user = 0;
-	r = auth_login(&s->maps, &s->conf, s->user, strlen(s->user), arg, &s->au,
-		       why, sizeof why);
+	r = session_login(s, s->user, arg);
 	explicit_bzero(arg, len);
+	return r;
+}
+
+int session_login(struct session *s, const char *user, const char *pass)
+{
+	char why[160];
+	struct logline l;
+	enum auth_result r;
+
+	if (user != s->user)
+		snprintf(s->user, sizeof s->user, "%s", user);
+	r = login_check(&s->maps, &s->conf, &s->pam, user, pass, &s->au, why, sizeof why);
 	switch (r) {
 	case AUTH_OK:
 		break;
@@ -422,6 +447,8 @@ static const struct cmd commands[] = {
 	{ "RSET", cmd_rset, C_TRANS },
 	{ "TOP", cmd_top, C_TRANS },
 	{ "UIDL", cmd_uidl, C_TRANS },
+	{ "STLS", cmd_stls, C_AUTH },
+	{ "AUTH", cmd_auth, C_AUTH },
 };
 
 int session_command(struct session *s, char *line, size_t len)
@@ -480,6 +507,8 @@ void session_end(struct session *s, const char *why)
 		log_u(&l, "auth_failures", s->auth_failures);
 	}
 	log_u(&l, "errors", s->errors);
+	if (s->tls && tls_error(s->tls)[0])
+		log_s(&l, "tls_error", tls_error(s->tls));
 	log_u(&l, "ms", (unsigned long long)(io_now_ms() - s->started));
 	log_end(&l);
 	maildir_free(&s->md);
