@@ -15,6 +15,7 @@
 #include "log.h"
 #include "map.h"
 #include "priv.h"
+#include "queue.h"
 #include "rcpt.h"
 #include "store.h"
 #include "str.h"
@@ -124,7 +125,7 @@ static const char *reply_text(const char *reply)
 }
 
 static void resolve(struct maps *ms, const struct conf *c, const char *from,
-		    const char *arg, struct rcptset *set)
+		    const char *arg, struct rcptset *set, struct rcptfwd *remote)
 {
 	struct addr a;
 	const char *reply;
@@ -137,14 +138,17 @@ static void resolve(struct maps *ms, const struct conf *c, const char *from,
 		fail(EX_USAGE, "usage", from, arg, msg);
 	}
 	ascii_lowercase(a.domain, strlen(a.domain));
-	switch (rcpt_resolve(ms, c, a.local, a.domain, set, why, sizeof why)) {
+	switch (rcpt_resolve_fwd(ms, c, a.local, a.domain, set, remote, why, sizeof why)) {
 	case RCPT_OK:
+		return;
+	case RCPT_NONLOCAL:
+		/* the outbound queue takes it; postern-relay sends it on */
+		rcptfwd_add(remote, a.text);
 		return;
 	case RCPT_NOUSER:
 		snprintf(msg, sizeof msg, "%s: no such user", a.text);
 		fail(EX_NOUSER, "nouser", from, a.text, msg);
 		break;
-	case RCPT_NONLOCAL:
 	case RCPT_REMOTE_TARGET:
 		snprintf(msg, sizeof msg, "%s: remote recipients are not delivered locally%s%s",
 			 a.text, *why ? ": " : "", why);
@@ -191,17 +195,39 @@ static void sender_path(const char *sender, char *out, size_t len)
  * the final LF every maildir reader (and POP3's W= size) expects. */
 static char last_byte = '\n';
 
-static int put(struct store *st, const char *p, size_t n)
+/* Where the message goes: the local mailboxes, the outbound queue, or
+ * both, written in one stream and committed together (queue.h). */
+struct dest {
+	struct store st;
+	int sopen;
+	struct queue q;
+	int qopen;
+};
+
+static int put(struct dest *d, const char *p, size_t n)
 {
 	if (n)
 		last_byte = p[n - 1];
-	return store_write(st, p, n);
+	if (d->sopen && store_write(&d->st, p, n) < 0)
+		return -1;
+	if (d->qopen && queue_write(&d->q, p, n) < 0)
+		return -1;
+	return 0;
+}
+
+static void dest_abort(struct dest *d)
+{
+	if (d->sopen)
+		store_abort(&d->st);
+	if (d->qopen)
+		queue_abort(&d->q);
+	d->sopen = d->qopen = 0;
 }
 
 /* Copy stdin into the store with CRLF turned into LF; a CR not followed
  * by LF stays.  A CR at the end of a chunk waits for the next one. 0 ok,
  * -1 read error, -2 store error. */
-static int copy_message(struct store *st, char *buf)
+static int copy_message(struct dest *st, char *buf)
 {
 	int held_cr = 0;
 	ssize_t r;
@@ -309,60 +335,91 @@ static void log_result(const char *from, size_t nrcpt, const struct rcptset *set
 	log_end(&l);
 }
 
-/* Store the message for every mailbox in set; returns the exit status. */
+/* Store the message for every mailbox in set and queue it for the remote
+ * recipients; returns the exit status. */
 static int deliver_message(const struct opts *o, const struct conf *conf,
-			   const struct rcptset *set, const char *from, size_t nrcpt)
+			   const struct rcptset *set, const struct rcptfwd *remote,
+			   const char *from, size_t nrcpt)
 {
-	struct store st;
-	char err[CONF_ERR_MAX], *buf;
-	int rc;
+	struct dest d;
+	char err[CONF_ERR_MAX], *buf, sender[ADDR_PATH_MAX * 2 + 8];
+	unsigned long long size;
+	int rc = 0;
 
-	memset(&st, 0, sizeof st);
-	st.fd = -1;
-	if (store_open(&st, conf, set, err, sizeof err) < 0) {
-		store_abort(&st);
-		if (o->cfd >= 0)
-			answer_err(o->cfd, err);
-		fprintf(stderr, "deliver: %s\n", err);
-		log_result(from, nrcpt, set, 0, "tempfail", err);
-		return EX_TEMPFAIL;
+	memset(&d, 0, sizeof d);
+	d.st.fd = -1;
+	d.q.fd = -1;
+	if (set->n) {
+		d.sopen = 1;
+		if (store_open(&d.st, conf, set, err, sizeof err) < 0)
+			goto tempfail;
+	}
+	if (remote->n) {
+		const char **list = xcalloc(remote->n, sizeof *list);
+
+		for (size_t i = 0; i < remote->n; i++)
+			list[i] = remote->v[i];
+		/* from is "<addr>"; the queue keeps the bare address */
+		snprintf(sender, sizeof sender, "%.*s", (int)strlen(from) - 2, from + 1);
+		d.qopen = 1;
+		rc = queue_open(&d.q, conf, sender, list, remote->n, err, sizeof err);
+		free(list);
+		if (rc < 0)
+			goto tempfail;
 	}
 	buf = xmalloc(CHUNK);
-	if (store_write(&st, "Return-Path: ", 13) < 0 || store_write(&st, from, strlen(from)) < 0 ||
-	    store_write(&st, "\n", 1) < 0)
+	/* Return-Path is for the mailboxes only; the next MTA adds its own */
+	if (d.sopen && (store_write(&d.st, "Return-Path: ", 13) < 0 ||
+			store_write(&d.st, from, strlen(from)) < 0 ||
+			store_write(&d.st, "\n", 1) < 0))
 		rc = -2;
 	else
-		rc = copy_message(&st, buf);
+		rc = copy_message(&d, buf);
 	free(buf);
 	if (rc < 0) {
 		if (rc == -1)
 			snprintf(err, sizeof err, "reading the message: %s", strerror(errno));
 		else
 			snprintf(err, sizeof err, "writing the message: %s",
-				 strerror(st.saved_errno ? st.saved_errno : EIO));
-		store_abort(&st);
-		if (o->cfd >= 0)
-			answer_err(o->cfd, err);
-		fprintf(stderr, "deliver: %s\n", err);
-		log_result(from, nrcpt, set, st.size, "tempfail", err);
-		return EX_TEMPFAIL;
+				 strerror(d.st.saved_errno ? d.st.saved_errno :
+					  d.q.saved_errno ? d.q.saved_errno : EIO));
+		goto tempfail;
 	}
+	size = d.sopen ? d.st.size : d.q.env.size;
 	if (o->cfd >= 0 && !wait_commit(o->cfd)) {
-		store_abort(&st);
-		log_result(from, nrcpt, set, st.size, "abort", NULL);
+		dest_abort(&d);
+		log_result(from, nrcpt, set, size, "abort", NULL);
 		return EX_TEMPFAIL;
 	}
-	if (store_commit(&st, err, sizeof err) < 0) {
-		if (o->cfd >= 0)
-			answer_err(o->cfd, err);
-		fprintf(stderr, "deliver: %s\n", err);
-		log_result(from, nrcpt, set, st.size, "tempfail", err);
-		return EX_TEMPFAIL;
-	}
+	/* queue prepared, mailboxes committed, queue published: a failure
+	 * in between means a duplicate at worst (queue.h) */
+	if ((d.qopen && queue_prepare(&d.q, err, sizeof err) < 0) ||
+	    (d.sopen && store_commit(&d.st, err, sizeof err) < 0))
+		goto tempfail;
+	d.sopen = 0;
+	if (d.qopen && queue_commit(&d.q, err, sizeof err) < 0)
+		goto tempfail;
 	if (o->cfd >= 0)
 		answer(o->cfd, "OK\n");
-	log_result(from, nrcpt, set, st.size, "ok", NULL);
+	log_result(from, nrcpt, set, size, "ok", NULL);
+	if (d.qopen) {
+		struct logline l;
+		log_begin(&l, "queued");
+		log_s(&l, "id", d.q.env.id);
+		log_s(&l, "from", sender);
+		log_u(&l, "rcpts", remote->n);
+		log_end(&l);
+	}
+	dest_abort(&d);
 	return 0;
+tempfail:
+	size = d.sopen ? d.st.size : d.qopen ? d.q.env.size : 0;
+	dest_abort(&d);
+	if (o->cfd >= 0)
+		answer_err(o->cfd, err);
+	fprintf(stderr, "deliver: %s\n", err);
+	log_result(from, nrcpt, set, size, "tempfail", err);
+	return EX_TEMPFAIL;
 }
 
 int main(int argc, char **argv)
@@ -371,6 +428,7 @@ int main(int argc, char **argv)
 	struct conf conf;
 	struct maps ms;
 	struct rcptset set;
+	struct rcptfwd remote;
 	char err[CONF_ERR_MAX], from[ADDR_PATH_MAX * 2 + 8];
 	size_t nrcpt;
 	int rc;
@@ -397,11 +455,13 @@ int main(int argc, char **argv)
 	 * nobody gets the message, so the sender sees a single clean error */
 	maps_init(&ms, conf_maps_dir(&conf));
 	rcptset_init(&set);
+	rcptfwd_init(&remote);
 	for (int i = optind; i < argc; i++)
-		resolve(&ms, &conf, from, argv[i], &set);
+		resolve(&ms, &conf, from, argv[i], &set, &remote);
 	maps_close(&ms);
 
-	rc = deliver_message(&o, &conf, &set, from, nrcpt);
+	rc = deliver_message(&o, &conf, &set, &remote, from, nrcpt);
 	rcptset_free(&set);
+	rcptfwd_free(&remote);
 	return rc;
 }

@@ -61,6 +61,13 @@ static const struct key keys[] = {
 	{ "auth_plaintext", K_BOOL, N(auth_plaintext), 0, 1, NULL },
 	{ "auth_fail_delay", K_MSEC, N(auth_fail_delay), 0, 60000, NULL },
 	{ "max_auth_failures", K_UINT, N(max_auth_failures), 1, 100, NULL },
+	{ "smarthost", K_STR, S(smarthost), 0, 0, NULL },
+	{ "queue_lifetime", K_MSEC, N(queue_lifetime), 1, 30ULL * 86400000, NULL },
+	{ "retry_min", K_MSEC, N(retry_min), 1, 86400000, NULL },
+	{ "retry_max", K_MSEC, N(retry_max), 1, 7ULL * 86400000, NULL },
+	{ "relay_concurrency", K_UINT, N(relay_concurrency), 1, 100, NULL },
+	{ "relay_timeout", K_TIME, N(relay_timeout), 1, 3600, NULL },
+	{ "tls_ca_file", K_PATH, S(tls_ca_file), 0, 0, NULL },
 	{ "maps", K_PATH, S(maps), 0, 0, NULL },
 	{ "submission", K_BOOL, N(submission), 0, 1, NULL },
 	{ "auth", K_ENUM, N(auth_backend), 0, 0, "users|pam|users,pam" },
@@ -100,6 +107,11 @@ void conf_defaults(struct conf *c)
 	c->auth_plaintext = 0;          /* no TLS yet: passwords stay off the wire */
 	c->auth_fail_delay = 2000;
 	c->max_auth_failures = 3;
+	c->queue_lifetime = 5U * 86400000;     /* RFC 5321 4.5.4.1: 4-5 days */
+	c->retry_min = 5 * 60000;
+	c->retry_max = 4 * 3600000;
+	c->relay_concurrency = 4;
+	c->relay_timeout = 300;                 /* RFC 5321 4.5.3.2 */
 	snprintf(c->pam_service, sizeof c->pam_service, "postern");
 	c->tls = TLS_OFF;
 	c->tls_min_version = TLS_MIN_12;
@@ -169,6 +181,12 @@ static int parse_number(const char *v, enum ktype t, unsigned long long *out)
 			p += *p == 's';
 		} else if (*p == 'm') {
 			mul = 60000;
+			p++;
+		} else if (*p == 'h') {
+			mul = 3600000;
+			p++;
+		} else if (*p == 'd') {
+			mul = 86400000;
 			p++;
 		}
 	} else if (t == K_TIME) {
@@ -387,7 +405,7 @@ int conf_load(struct conf *c, const char *dir, char *err, size_t errlen)
 		return -1;
 	{
 		char *paths[] = { c->mail_root, c->spool, c->maps, c->tls_cert,
-				  c->tls_key, c->tls_ticket_key };
+				  c->tls_key, c->tls_ticket_key, c->tls_ca_file };
 		for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 			if (!paths[i][0])
 				continue;       /* unset optional path */

@@ -63,6 +63,14 @@ struct conf {
 	char tls_ciphers[512];          /* TLS 1.2 cipher list; "" = default */
 	char tls_ciphersuites[256];     /* TLS 1.3 suites; "" = default */
 	char tls_groups[256];           /* key exchange groups; "" = default */
+
+	char smarthost[300];            /* "host[:port]" or "[ip][:port]"; "" = MX */
+	unsigned queue_lifetime;        /* ms a message may stay queued */
+	unsigned retry_min;             /* ms before the first retry */
+	unsigned retry_max;             /* ms, cap of the doubling back-off */
+	unsigned relay_concurrency;     /* destinations served at once */
+	unsigned relay_timeout;         /* seconds per connect, reply, DATA */
+	char tls_ca_file[CONF_PATH_MAX];/* relay tls=verify; "" = system store */
 };
 
 /* Where the maps are: conf.maps, else the instance directory. */

@@ -19,6 +19,8 @@ struct ctx {
 	unsigned depth;
 	unsigned long visits;
 	int in_postmaster;
+	struct rcptfwd *fwd;    /* NULL: a remote target ends resolution */
+	struct rcptfwd fout;    /* this recipient's forwards */
 	char *why;
 	size_t whylen;
 };
@@ -81,6 +83,36 @@ static void set_add(struct rcptset *s, const struct mailbox *m)
 		s->v = nv;
 	}
 	s->v[s->n++] = *m;
+}
+
+void rcptfwd_init(struct rcptfwd *f)
+{
+	f->v = NULL;
+	f->n = f->cap = 0;
+}
+
+void rcptfwd_free(struct rcptfwd *f)
+{
+	free(f->v);
+	rcptfwd_init(f);
+}
+
+void rcptfwd_add(struct rcptfwd *f, const char *addr)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i], addr) == 0)
+			return;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 4;
+		char (*nv)[320] = xcalloc(cap, sizeof *nv);
+
+		if (f->n)
+			memcpy(nv, f->v, f->n * sizeof *nv);
+		free(f->v);
+		f->v = nv;
+		f->cap = cap;
+	}
+	snprintf(f->v[f->n++], sizeof f->v[0], "%s", addr);
 }
 
 int rcpt_domain(struct maps *ms, const char *domain, char *primary, size_t len)
@@ -294,6 +326,18 @@ static enum rcpt_result resolve(struct ctx *x, const char *local, const char *do
 		return say(x, RCPT_TEMP, "domains map unavailable");
 	if (f == 0 && x->depth == 0 && !x->in_postmaster)
 		return say(x, RCPT_NONLOCAL, "%s is not a local domain", domain);
+	if (f == 0 && x->fwd) {
+		char t[ADDR_MAX];
+
+		if ((size_t)snprintf(t, sizeof t, "%s@%s", l, domain) >= sizeof t)
+			return say(x, RCPT_NOUSER, "address too long");
+		ascii_lowercase(strrchr(t, '@'), strlen(strrchr(t, '@')));
+		rcptfwd_add(&x->fout, t);
+		if (x->out.n + x->fout.n > x->c->max_expansion)
+			return say(x, RCPT_TOOMANY, "expands to more than %u addresses",
+				   x->c->max_expansion);
+		return RCPT_OK;
+	}
 	if (f == 0)
 		return say(x, RCPT_REMOTE_TARGET, "leads to %s@%s", local, domain);
 	if (plain_local(l)) {
@@ -331,6 +375,14 @@ enum rcpt_result rcpt_resolve(struct maps *ms, const struct conf *c,
 			      const char *local, const char *domain,
 			      struct rcptset *set, char *why, size_t whylen)
 {
+	return rcpt_resolve_fwd(ms, c, local, domain, set, NULL, why, whylen);
+}
+
+enum rcpt_result rcpt_resolve_fwd(struct maps *ms, const struct conf *c,
+				  const char *local, const char *domain,
+				  struct rcptset *set, struct rcptfwd *fwd,
+				  char *why, size_t whylen)
+{
 	struct ctx x;
 	enum rcpt_result r;
 	size_t i;
@@ -340,15 +392,21 @@ enum rcpt_result rcpt_resolve(struct maps *ms, const struct conf *c,
 	x.c = c;
 	x.why = why;
 	x.whylen = whylen;
+	x.fwd = fwd;
+	rcptfwd_init(&x.fout);
 	if (whylen)
 		why[0] = '\0';
 	rcptset_init(&x.out);
 	x.stack = xcalloc((size_t)c->alias_depth + 1, sizeof *x.stack);
 	r = resolve(&x, local, domain);
-	if (r == RCPT_OK)
+	if (r == RCPT_OK) {
 		for (i = 0; i < x.out.n; i++)
 			set_add(set, &x.out.v[i]);
+		for (i = 0; i < x.fout.n; i++)
+			rcptfwd_add(fwd, x.fout.v[i]);
+	}
 	rcptset_free(&x.out);
+	rcptfwd_free(&x.fout);
 	free(x.stack);
 	return r;
 }

@@ -45,6 +45,26 @@ enum rcpt_result rcpt_resolve(struct maps *ms, const struct conf *c,
 			      const char *local, const char *domain,
 			      struct rcptset *set, char *why, size_t whylen);
 
+/* Remote addresses that aliases forward to. */
+struct rcptfwd {
+	char (*v)[320];
+	size_t n, cap;
+};
+
+void rcptfwd_init(struct rcptfwd *f);
+void rcptfwd_free(struct rcptfwd *f);
+/* Append addr unless it is there already. */
+void rcptfwd_add(struct rcptfwd *f, const char *addr);
+
+/* rcpt_resolve, except that an alias target outside the local domains
+ * is appended to fwd (once) and resolution goes on, instead of ending
+ * with RCPT_REMOTE_TARGET: deliver and the relay queue those.  Forwards
+ * count towards max_expansion.  set and fwd change only on RCPT_OK. */
+enum rcpt_result rcpt_resolve_fwd(struct maps *ms, const struct conf *c,
+				  const char *local, const char *domain,
+				  struct rcptset *set, struct rcptfwd *fwd,
+				  char *why, size_t whylen);
+
 /* A users.cdb value "hash" or "hash:mailbox=PATH": *hashlen gets the
  * length of the hash part, path the user's maildir (mail_root/domain/local,
  * or PATH, relative to mail_root unless absolute).  Shared with the POP3

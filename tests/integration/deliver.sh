@@ -150,13 +150,25 @@ ok $? "unknown user: nothing stored for anyone"
 [ "$(wc -l <"$out/err")" -ge 1 ] && grep -q 'event=deliver' "$out/err"
 ok $? "unknown user: logged"
 
-# 14-15: remote recipients
-run_deliver -C "$inst" someone@remote.test <"$out/m1"
-[ $rc -eq 67 ] && has_err 'remote'
-ok $? "remote recipient: exit 67, not delivered locally (got $rc)"
+# 14-16: remote recipients go into the outbound queue
+qenv() { cat "$base"/spool/queue/*.env 2>/dev/null; }
+qcount() { ls "$base"/spool/queue/ 2>/dev/null | grep -c '\.env$'; }
+run_deliver -C "$inst" -f sender@example.net someone@remote.test <"$out/m1"
+[ $rc -eq 0 ] && [ "$(qcount)" -eq 1 ] && qenv | grep -qx 'rcpt pending 0 0 someone@remote.test' &&
+	qenv | grep -qx 'from sender@example.net' && [ "$(count new)" -eq 0 ] &&
+	cmp -s "$(ls "$base"/spool/queue/*.msg)" <(tail -n +2 "$out/w1")
+ok $? "remote recipient: exit 0, queued without Return-Path (got $rc)"
+rm -f "$base"/spool/queue/*
 run_deliver -C "$inst" fwd@example.test <"$out/m1"
-[ $rc -eq 67 ] && has_err 'remote' && [ "$(count new)" -eq 0 ]
-ok $? "alias to a remote address: exit 67 (got $rc)"
+[ $rc -eq 0 ] && [ "$(count new)" -eq 0 ] && qenv | grep -qx 'rcpt pending 0 0 someone@remote.test'
+ok $? "alias to a remote address: exit 0, forwarded through the queue (got $rc)"
+rm -f "$base"/spool/queue/*
+run_deliver -C "$inst" alice@example.test fwd@example.test other@remote.test <"$out/m1"
+[ $rc -eq 0 ] && [ "$(count new)" -eq 1 ] && [ "$(qcount)" -eq 1 ] &&
+	qenv | grep -qx 'rcpt pending 0 0 someone@remote.test' &&
+	qenv | grep -qx 'rcpt pending 0 0 other@remote.test'
+ok $? "local and remote together: one mailbox copy and one queued message for both remote addresses"
+rm -f "$base"/spool/queue/* "$mail"/example.test/*/new/*
 
 # 16: a missing map is a temporary failure
 inst2=$base/etc2

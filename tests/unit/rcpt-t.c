@@ -196,6 +196,19 @@ static void check_set(struct maps *ms, const struct conf *c)
 	ok(rcpt_resolve(ms, c, "mix", "example.test", &set, why, sizeof why) == RCPT_REMOTE_TARGET,
 	   "mix fails");
 	ok(set.n == 2, "failed expansion left the set as it was");
+	{
+		struct rcptfwd fwd;
+
+		rcptfwd_init(&fwd);
+		ok(rcpt_resolve_fwd(ms, c, "mix", "example.test", &set, &fwd, why, sizeof why) == RCPT_OK &&
+		   fwd.n == 1 && strcmp(fwd.v[0], "someone@remote.test") == 0 && set.n == 2,
+		   "with forwarding: mix = alice (already there) + someone@remote.test");
+		ok(rcpt_resolve_fwd(ms, c, "fwd", "example.test", &set, &fwd, why, sizeof why) == RCPT_OK &&
+		   fwd.n == 1, "the same forward is listed once");
+		ok(rcpt_resolve_fwd(ms, c, "x", "remote.test", &set, &fwd, why, sizeof why) == RCPT_NONLOCAL,
+		   "a remote recipient itself is still nonlocal");
+		rcptfwd_free(&fwd);
+	}
 	ok(rcpt_resolve(ms, c, "keep", "example.test", &set, why, sizeof why) == RCPT_OK, "keep");
 	ok(set.n == 3, "only the new mailbox was added");
 
