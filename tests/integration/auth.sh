@@ -86,6 +86,12 @@ if [ -z "$wrap" ] || [ -z "$matrix" ]; then
 	done_testing
 	exit
 fi
+if ldd "$BUILDDIR/smtp-session/smtp-session" | grep -q libasan; then
+	# pam_wrapper dlopens libpam with RTLD_DEEPBIND, which ASan refuses
+	skip "PAM through pam_wrapper" "not possible in an AddressSanitizer build"
+	done_testing
+	exit
+fi
 svc=$TESTTMP/pam.d
 mkdir -p "$svc"
 printf 'carol:carol-pam:postern\nalice:alice-pam:postern\n' >"$TESTTMP/passdb"
@@ -125,6 +131,9 @@ if uid == 0:
     sess = [r for r in rows if r[0] == "postern"]
     mon = [r for r in rows if r[0] == "root" and any(r[2] == x[1] for x in sess)]
     ok(len(sess) >= 1 and len(mon) >= 1, "session runs as postern, its PAM monitor as root: %r" % rows)
+code2, _ = s.docmd("MAIL", "FROM:<alice@example.test>")
+ok(code2 == 553, "authenticated carol may not send as alice (%d)" % code2)
+s.rset()
 code2, _ = s.docmd("MAIL", "FROM:<carol@example.test>")
 ok(code2 == 250, "carol may send as carol@example.test (%d)" % code2)
 s.quit()
