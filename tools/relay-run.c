@@ -117,7 +117,9 @@ static void finish(struct relay *rl, struct rmsg *msg)
 
 	if (msg->gone)
 		return;
-	if (msg->dirty) {
+	/* a message about to be removed needs no last save: that fsync
+	 * would be most of the per-message cost */
+	if (msg->dirty && (!qenv_done(e) || (qenv_count(e, QS_FAILED) && (e->dsn || !e->sender[0])))) {
 		if (queue_save(rl->conf, e, err, sizeof err) < 0)
 			log_error("save %s: %s", e->id, err);
 		msg->dirty = 0;
