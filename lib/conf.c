@@ -60,6 +60,8 @@ static const struct key keys[] = {
 	{ "delivery", K_ENUM, N(delivery), 0, 0, "internal|deliver" },
 	{ "auth_plaintext", K_BOOL, N(auth_plaintext), 0, 1, NULL },
 	{ "auth_fail_delay", K_MSEC, N(auth_fail_delay), 0, 60000, NULL },
+	{ "greeting_delay", K_MSEC, N(greeting_delay), 0, 60000, NULL },
+	{ "min_data_rate", K_UINT, N(min_data_rate), 0, 1000000000, NULL },
 	{ "max_auth_failures", K_UINT, N(max_auth_failures), 1, 100, NULL },
 	{ "smarthost", K_STR, S(smarthost), 0, 0, NULL },
 	{ "queue_lifetime", K_MSEC, N(queue_lifetime), 1, 30ULL * 86400000, NULL },
@@ -106,6 +108,8 @@ void conf_defaults(struct conf *c)
 	c->vrfy = 0;
 	c->auth_plaintext = 0;          /* no TLS yet: passwords stay off the wire */
 	c->auth_fail_delay = 2000;
+	c->greeting_delay = 0;
+	c->min_data_rate = 256;         /* bytes/s, checked after 10 s of DATA */
 	c->max_auth_failures = 3;
 	c->queue_lifetime = 5U * 86400000;     /* RFC 5321 4.5.4.1: 4-5 days */
 	c->retry_min = 5 * 60000;

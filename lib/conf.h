@@ -41,6 +41,8 @@ struct conf {
 	unsigned data_timeout;          /* seconds, whole DATA phase */
 	unsigned alias_depth;           /* nesting limit for aliases */
 	unsigned max_expansion;         /* mailboxes one recipient may expand to */
+	unsigned greeting_delay;        /* ms to wait before the banner; talkers are dropped */
+	unsigned min_data_rate;         /* bytes/s a DATA/BDAT transfer must keep up */
 	int fsync;                      /* fsync files and directories */
 	int smtputf8;                   /* advertise SMTPUTF8 */
 	int chunking;                   /* advertise CHUNKING/BDAT */

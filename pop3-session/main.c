@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "peer.h"
+#include "access.h"
 #include "pop3.h"
 #include "priv.h"
 
@@ -82,6 +83,28 @@ int main(int argc, char **argv)
 	s.in.deadline = s.out.deadline = s.deadline;
 	s.in.flush = &s.out;
 
+	/* connection control before a byte goes out; POP3 has no relaying,
+	 * so only deny matters here */
+	{
+		struct access acc;
+		struct logline l;
+
+		if (access_check(&s.maps, s.ip, &acc) < 0) {
+			log_error("relay map missing or broken: refusing connections (fail closed)");
+			session_reply(&s, "-ERR [SYS/TEMP] service temporarily unavailable, try again later");
+			session_end(&s, "relay-map");
+			goto out;
+		}
+		if (acc.action == ACCESS_DENY) {
+			log_begin(&l, "deny");
+			log_s(&l, "ip", s.ip);
+			log_s(&l, "rule", acc.rule);
+			log_end(&l);
+			session_reply(&s, "-ERR connection refused");
+			session_end(&s, "denied");
+			goto out;
+		}
+	}
 	if (s.conf.tls == TLS_IMPLICIT && session_tls_begin(&s) < 0) {
 		session_end(&s, "tls-failed");
 		goto out;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "peer.h"
 #include "priv.h"
 #include "smtp.h"
 #include "str.h"
@@ -24,43 +26,57 @@ static const char usage[] =
 	"  -C DIR   instance directory (default " CONF_DEFAULT_DIR ")\n"
 	"  -h, --help  this text\n";
 
-/* The peer: the socket itself, else what the super-server told us. */
-static void peer_address(struct session *s)
+/* Connection control, before a byte goes out: the relay map decides
+ * whether this client may talk to us at all.  0 go on, -1 end. */
+static int admit(struct session *s)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	const char *env_ip = NULL, *env_port = NULL;
-	unsigned char bin[16];
+	struct logline l;
 
-	if (getpeername(0, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &in->sin_addr, s->ip, sizeof s->ip);
-			snprintf(s->port, sizeof s->port, "%u", ntohs(in->sin_port));
-			return;
-		}
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-			if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-				inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], s->ip, sizeof s->ip);
-			else
-				inet_ntop(AF_INET6, &in6->sin6_addr, s->ip, sizeof s->ip);
-			snprintf(s->port, sizeof s->port, "%u", ntohs(in6->sin6_port));
-			return;
-		}
+	if (access_check(&s->maps, s->ip, &s->acc) < 0) {
+		log_error("relay map missing or broken: refusing connections (fail closed)");
+		io_puts(&s->out, "421 4.3.0 Service temporarily unavailable, try again later\r\n");
+		session_end(s, "relay-map");
+		return -1;
 	}
-	if ((env_ip = getenv("REMOTE_ADDR")))
-		env_port = getenv("REMOTE_PORT");
-	else if ((env_ip = getenv("TCPREMOTEIP")))
-		env_port = getenv("TCPREMOTEPORT");
-	if (env_ip && (inet_pton(AF_INET, env_ip, bin) == 1 || inet_pton(AF_INET6, env_ip, bin) == 1)) {
-		snprintf(s->ip, sizeof s->ip, "%s", env_ip);
-		if (!strncmp(s->ip, "::ffff:", 7) && strchr(s->ip + 7, '.'))
-			memmove(s->ip, s->ip + 7, strlen(s->ip + 7) + 1);
-		if (env_port && strlen(env_port) < sizeof s->port &&
-		    strspn(env_port, "0123456789") == strlen(env_port))
-			snprintf(s->port, sizeof s->port, "%s", env_port);
+	if (s->acc.action == ACCESS_DENY) {
+		log_begin(&l, "deny");
+		log_s(&l, "ip", s->ip);
+		log_s(&l, "rule", s->acc.rule);
+		log_end(&l);
+		io_printf(&s->out, "554 5.7.1 %s: connection refused\r\n", s->conf.hostname);
+		session_end(s, "denied");
+		return -1;
 	}
+	/* per-rule limits only ever tighten the instance's */
+	if (s->acc.max_size && s->acc.max_size < s->conf.max_message_size)
+		s->conf.max_message_size = s->acc.max_size;
+	if (s->acc.max_rcpts && s->acc.max_rcpts < s->conf.max_recipients)
+		s->conf.max_recipients = s->acc.max_rcpts;
+	return 0;
+}
+
+/* Greeting delay: a client that talks before the banner is a bulk
+ * sender that does not wait for replies. */
+static int pregreet(struct session *s)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	struct logline l;
+	int r;
+
+	if (!s->conf.greeting_delay || s->conf.tls == TLS_IMPLICIT)
+		return 0;
+	do
+		r = poll(&p, 1, (int)s->conf.greeting_delay);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+		return 0;
+	log_begin(&l, "pregreet");
+	log_s(&l, "ip", s->ip);
+	log_end(&l);
+	io_printf(&s->out, "554 5.5.1 %s: protocol error: talking before the greeting\r\n",
+		  s->conf.hostname);
+	session_end(s, "pregreet");
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -118,7 +134,7 @@ int main(int argc, char **argv)
 	session_init(&s);
 	s.started = io_now_ms();
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
-	peer_address(&s);
+	peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
 	maps_init(&s.maps, conf_maps_dir(&s.conf));
 	io_in_init(&s.in, 0, s.conf.line_max + 4096);
 	io_out_init(&s.out, 1, 16384);
@@ -133,6 +149,8 @@ int main(int argc, char **argv)
 	log_s(&l, "instance", s.conf.dir);
 	log_end(&l);
 
+	if (admit(&s) < 0 || pregreet(&s) < 0)
+		goto out;
 	if (s.conf.tls == TLS_IMPLICIT && session_tls_begin(&s) < 0) {
 		session_end(&s, "tls-failed");
 		goto out;

@@ -1,4 +1,4 @@
-/* Trace headers: Return-Path and Received (RFC 5321 4.4). */
+/* Trace header: Received (RFC 5321 4.4). */
 #include "config.h"
 
 #include <stdio.h>
@@ -51,16 +51,13 @@ void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
 	if (s->tls_on)
 		snprintf(tls, sizeof tls, "\t(using %s with cipher %s (%d bits))\n",
 			 tls_version(s->tls), tls_cipher(s->tls), tls_cipher_bits(s->tls));
-	/* deliver writes its own Return-Path */
+	/* Return-Path is the mailboxes' business: sink.c writes it for the
+	 * store, deliver for itself, and the queue never has one */
 	n = snprintf(buf, len,
-		     "%s%s%s"
 		     "Received: from %s\n"
 		     "%s"
 		     "\tby %s (postern) with %s id %s%s%s%s;\n"
 		     "\t%s\n",
-		     s->conf.delivery == DELIVERY_DELIVER ? "" : "Return-Path: <",
-		     s->conf.delivery == DELIVERY_DELIVER ? "" : s->from.text,
-		     s->conf.delivery == DELIVERY_DELIVER ? "" : ">\n",
 		     from, tls, s->conf.hostname, proto, s->msgid,
 		     s->nrcpt == 1 ? "\n\tfor <" : "",
 		     s->nrcpt == 1 ? s->first_rcpt : "",

@@ -74,11 +74,13 @@ static void transaction_reset(struct session *s)
 	memset(&s->from, 0, sizeof s->from);
 	memset(&s->params, 0, sizeof s->params);
 	rcptset_clear(&s->set);
+	s->fwd.n = 0;
 }
 
 void session_init(struct session *s)
 {
 	rcptset_init(&s->set);
+	rcptfwd_init(&s->fwd);
 	s->sink.store.fd = -1;
 	s->sink.pipe = s->sink.chan = -1;
 }
@@ -183,6 +185,10 @@ static int cmd_mail(struct session *s, char *arg, size_t len)
 		reply_error(s, "530 5.7.0 Authentication required");
 		return 0;
 	}
+	if (s->acc.tls_required && !s->tls_on) {
+		reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return 0;
+	}
 	if (s->messages >= s->conf.max_messages) {
 		session_reply(s, "452 4.5.3 Too many messages in this session, try again later");
 		return 0;
@@ -269,8 +275,10 @@ static int cmd_rcpt(struct session *s, char *arg, size_t len)
 		session_reply(s, "452 4.5.3 Too many recipients");
 		return 0;
 	}
-	switch (rcpt_resolve(&s->maps, &s->conf, to.local, to.domain, &s->set, why, sizeof why)) {
+	switch (rcpt_resolve_fwd(&s->maps, &s->conf, to.local, to.domain, &s->set, &s->fwd,
+				 why, sizeof why)) {
 	case RCPT_OK:
+	accept:
 		if (s->nrcpt++ == 0)
 			snprintf(s->first_rcpt, sizeof s->first_rcpt, "%s", to.text);
 		session_reply(s, "250 2.1.5 Ok");
@@ -279,10 +287,17 @@ static int cmd_rcpt(struct session *s, char *arg, size_t len)
 		reply = "550 5.1.1 Recipient address rejected: User unknown";
 		break;
 	case RCPT_NONLOCAL:
-		/* authenticated users may relay, once there is an outbound queue */
-		reply = s->authed
-			? "451 4.4.3 Recipient address rejected: relay is not configured yet (no remote delivery)"
-			: "554 5.7.1 Recipient address rejected: Relay access denied";
+		/* relay: authenticated users and clients the relay map trusts */
+		if (!s->authed && s->acc.action != ACCESS_RELAY) {
+			reply = "554 5.7.1 Recipient address rejected: Relay access denied";
+			snprintf(why, sizeof why, "relay not permitted");
+		} else if (to.domain[0] == '[') {
+			reply = "554 5.7.1 Recipient address rejected: address literals are not relayed";
+			snprintf(why, sizeof why, "address literal");
+		} else {
+			rcptfwd_add(&s->fwd, to.text);
+			goto accept;
+		}
 		break;
 	case RCPT_REMOTE_TARGET:
 		reply = "451 4.4.0 Recipient address rejected: remote delivery is not configured";
@@ -381,13 +396,31 @@ static void finish_message(struct session *s)
 }
 
 /* The client went away or ran out of time mid-message: nothing is kept. */
+#define DATA_SLOW 1       /* beside the IO_* codes: below min_data_rate */
+
 static void data_lost(struct session *s, int r)
 {
-	log_message(s, r == IO_TIMEOUT ? "timeout-in-data" : "lost-in-data", s->dp.size);
+	log_message(s, r == IO_TIMEOUT ? "timeout-in-data" : r == DATA_SLOW ? "too-slow" : "lost-in-data",
+		    s->dp.size);
 	transaction_reset(s);
 	if (r == IO_TIMEOUT)
 		session_reply(s, "421 4.4.2 Timeout while receiving the message, closing connection");
-	session_end(s, r == IO_TIMEOUT ? "timeout" : "disconnect");
+	else if (r == DATA_SLOW)
+		session_reply(s, "421 4.4.2 Data rate too low, closing connection");
+	session_end(s, r == IO_TIMEOUT ? "timeout" : r == DATA_SLOW ? "too-slow" : "disconnect");
+}
+
+/* A client trickling data holds a process and a slot for as long as the
+ * timeouts allow; after a 10 s grace it must keep min_data_rate up. */
+#define DATA_RATE_GRACE_MS 10000
+
+static int too_slow(const struct session *s, int64_t start, unsigned long long bytes0)
+{
+	int64_t el = io_now_ms() - start;
+	unsigned long long got = s->in.total - bytes0;
+
+	return s->conf.min_data_rate && el > DATA_RATE_GRACE_MS &&
+	       got * 1000 / (unsigned long long)el < s->conf.min_data_rate;
 }
 
 /* DATA, and a BDAT transfer from its first chunk to LAST, must end
@@ -432,10 +465,15 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->in.deadline = data_deadline(s, io_now_ms());
+	int64_t start = io_now_ms();
+	unsigned long long bytes0 = s->in.total - io_buffered(&s->in);
+
 	while (!s->dp.done) {
 		size_t n, used, on;
 		int r = io_fill(&s->in);
 
+		if (r == IO_OK && too_slow(s, start, bytes0))
+			r = DATA_SLOW;
 		if (r != IO_OK) {
 			s->in.deadline = saved;
 			data_lost(s, r);
@@ -502,6 +540,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		else {
 			s->bdat = 1;
 			s->bdat_started = io_now_ms();
+			s->bdat_bytes0 = s->in.total - io_buffered(&s->in);
 		}
 	}
 	if (s->bdat)
@@ -510,6 +549,8 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		size_t n, on;
 		int r = io_fill(&s->in);
 
+		if (r == IO_OK && s->bdat && too_slow(s, s->bdat_started, s->bdat_bytes0))
+			r = DATA_SLOW;
 		if (r != IO_OK) {
 			s->in.deadline = saved;
 			if (s->bdat)

@@ -61,7 +61,7 @@ static int spawn_deliver(struct session *s, char *err, size_t errlen)
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	argv = xcalloc(s->set.n + 10, sizeof *argv);
+	argv = xcalloc(s->set.n + s->fwd.n + 10, sizeof *argv);
 	argv[argc++] = "deliver";
 	argv[argc++] = "-C";
 	argv[argc++] = s->conf.dir;
@@ -73,6 +73,9 @@ static int spawn_deliver(struct session *s, char *err, size_t errlen)
 	/* final mailboxes: deliver resolves them to themselves */
 	for (size_t i = 0; i < s->set.n; i++)
 		argv[argc++] = s->set.v[i].addr;
+	/* remote recipients: deliver queues them */
+	for (size_t i = 0; i < s->fwd.n; i++)
+		argv[argc++] = s->fwd.v[i];
 	argv[argc] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -103,20 +106,56 @@ fail:
 	return -1;
 }
 
+/* Internal delivery: the maildir store for local mailboxes, the queue
+ * for remote recipients, committed together (see lib/queue.h). */
+static int internal_open(struct session *s, char *err, size_t errlen)
+{
+	struct sink *k = &s->sink;
+	char rp[ADDR_PATH_MAX * 2 + 32];
+	int n;
+
+	if (s->set.n) {
+		k->sopen = 1;
+		if (store_open(&k->store, &s->conf, &s->set, err, errlen) < 0)
+			return -1;
+		/* Return-Path belongs to the mailboxes, not to the next MTA */
+		n = snprintf(rp, sizeof rp, "Return-Path: <%s>\n", s->from.text);
+		if (store_write(&k->store, rp, (size_t)n) < 0)
+			k->failed = 1;
+	}
+	if (s->fwd.n) {
+		const char **list = xcalloc(s->fwd.n, sizeof *list);
+		int rc;
+
+		for (size_t i = 0; i < s->fwd.n; i++)
+			list[i] = s->fwd.v[i];
+		k->qopen = 1;
+		rc = queue_open(&k->queue, &s->conf, s->from.text, list, s->fwd.n, err, errlen);
+		free(list);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int sink_open(struct session *s, char *err, size_t errlen)
 {
 	struct sink *k = &s->sink;
 
 	memset(k, 0, sizeof *k);
 	k->store.fd = -1;
+	k->queue.fd = -1;
 	k->pipe = k->chan = -1;
+	k->open = 1;
 	if (s->conf.delivery == DELIVERY_DELIVER) {
-		if (spawn_deliver(s, err, errlen) < 0)
+		if (spawn_deliver(s, err, errlen) < 0) {
+			k->open = 0;
 			return -1;
-	} else if (store_open(&k->store, &s->conf, &s->set, err, errlen) < 0) {
+		}
+	} else if (internal_open(s, err, errlen) < 0) {
+		sink_abort(s);
 		return -1;
 	}
-	k->open = 1;
 	return 0;
 }
 
@@ -127,7 +166,8 @@ int sink_write(struct session *s, const char *p, size_t n)
 	if (k->failed)
 		return -1;
 	if (k->pipe < 0) {
-		if (store_write(&k->store, p, n) < 0)
+		if ((k->sopen && store_write(&k->store, p, n) < 0) ||
+		    (k->qopen && queue_write(&k->queue, p, n) < 0))
 			k->failed = 1;
 		return k->failed ? -1 : 0;
 	}
@@ -167,8 +207,32 @@ int sink_commit(struct session *s, char *err, size_t errlen)
 	int rc = -1;
 
 	k->open = 0;
-	if (k->pipe < 0)
-		return store_commit(&k->store, err, errlen);
+	if (k->pipe < 0 && k->chan < 0) {
+		/* queue data durable first, then the mailboxes, then the
+		 * envelope: at most a duplicate, never a loss */
+		if (k->failed) {
+			snprintf(err, errlen, "a write failed");
+			goto internal_fail;
+		}
+		if (k->qopen && queue_prepare(&k->queue, err, errlen) < 0)
+			goto internal_fail;
+		if (k->sopen && store_commit(&k->store, err, errlen) < 0)
+			goto internal_fail;
+		k->sopen = 0;
+		if (k->qopen && queue_commit(&k->queue, err, errlen) < 0)
+			goto internal_fail;
+		if (k->qopen)
+			queue_abort(&k->queue);  /* frees; the files are the runner's now */
+		k->qopen = 0;
+		return 0;
+internal_fail:
+		if (k->sopen)
+			store_abort(&k->store);
+		if (k->qopen)
+			queue_abort(&k->queue);
+		k->sopen = k->qopen = 0;
+		return -1;
+	}
 	close(k->pipe);
 	k->pipe = -1;
 	if (!k->failed && write(k->chan, "C", 1) == 1) {
@@ -211,7 +275,11 @@ void sink_abort(struct session *s)
 		return;
 	k->open = 0;
 	if (k->pipe < 0 && k->chan < 0 && !k->pid) {
-		store_abort(&k->store);
+		if (k->sopen)
+			store_abort(&k->store);
+		if (k->qopen)
+			queue_abort(&k->queue);
+		k->sopen = k->qopen = 0;
 		return;
 	}
 	/* closing the channel without 'C' is deliver's signal to throw away */

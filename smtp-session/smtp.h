@@ -13,6 +13,8 @@
 #include "pamauth.h"
 #include "rcpt.h"
 #include "store.h"
+#include "queue.h"
+#include "access.h"
 #include "data.h"
 #include "tls.h"
 
@@ -23,7 +25,9 @@ enum helo_kind { HELO_NONE, HELO_HELO, HELO_EHLO };
 struct sink {
 	int open;
 	int failed;           /* a write failed: commit must fail */
+	int sopen, qopen;     /* internal: maildir store / outbound queue in use */
 	struct store store;
+	struct queue queue;
 	pid_t pid;            /* deliver, 0 when none */
 	int pipe;             /* deliver's stdin, -1 when internal */
 	int chan;             /* deliver's commit channel (fd 3 there) */
@@ -36,6 +40,7 @@ struct session {
 	struct io_out out;
 
 	char ip[64];                 /* peer address, "" when unknown */
+	struct access acc;           /* what the relay map says about ip */
 	char port[8];
 	int64_t started;             /* io_now_ms() at start */
 	int64_t deadline;            /* end of the whole session */
@@ -48,10 +53,12 @@ struct session {
 	struct addr from;
 	struct mail_params params;
 	struct rcptset set;          /* mailboxes, deduplicated */
+	struct rcptfwd fwd;          /* remote recipients, for the queue */
 	unsigned nrcpt;              /* accepted RCPT commands */
 	char first_rcpt[ADDR_PATH_MAX * 2 + 3];
 	int bdat;                    /* a BDAT transfer is in progress */
 	int64_t bdat_started;        /* io_now_ms() at its first chunk */
+	unsigned long long bdat_bytes0; /* s->in.total then, for the rate */
 	struct sink sink;
 	struct dataparse dp;
 	char msgid[32];

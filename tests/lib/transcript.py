@@ -22,6 +22,7 @@ File format (tests/transcripts/*.smtp, *.pop3):
   ! file ADDR EXACT      the only message in ADDR's new/ equals EXACT after
                          its trace headers (escapes ok)
   ! tmpempty ADDR        nothing left in ADDR's tmp/
+  ! queued N             the outbound queue holds N messages
   ! exit N               the program exited with status N
 """
 import os, re, shutil, subprocess, sys, glob
@@ -240,6 +241,10 @@ def run_file(path):
             d = os.path.join(maildir(inst, words[1]), "tmp")
             left = os.listdir(d) if os.path.isdir(d) else []
             tap(not left, label, "left: %r" % left)
+        elif kind == "queued":
+            q = os.path.join(inst, "spool", "queue")
+            got = len([f for f in os.listdir(q) if f.endswith(".env")]) if os.path.isdir(q) else 0
+            tap(got == int(words[1]), label, "got %d" % got)
         elif kind == "exit":
             tap(rc == int(words[1]), label, "exit %r" % rc)
         else:
