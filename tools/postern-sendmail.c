@@ -51,6 +51,7 @@ static void parse(int argc, char **argv, struct opts *o)
 	for (a = 1; a < argc && argv[a][0] == '-' && argv[a][1]; a++) {
 		const char *s = argv[a];
 		const char **dst = NULL;
+		const char *ign = NULL;   /* the value of an ignored option */
 
 		if (strcmp(s, "--") == 0) {
 			a++;
@@ -75,11 +76,9 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'C': dst = &o->dir; break;
 		case 'f': case 'r': dst = &o->sender; break;
 		case 'F': dst = &o->fullname; break;
-		case 'N': case 'R': case 'V': case 'B': case 'X': case 'L': case 'h': {
-			const char *ign = NULL;
+		case 'N': case 'R': case 'V': case 'B': case 'X': case 'L': case 'h':
 			dst = &ign;
 			break;
-		}
 		default:
 			fprintf(stderr, "postern-sendmail: unknown option %s\n", s);
 			usage(EX_USAGE);
