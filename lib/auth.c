@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "lazylib.h"
 #include "rcpt.h"
 #include "str.h"
 
@@ -62,8 +63,23 @@ int auth_split_user(const char *user, size_t n, char *local, size_t llen,
 	return 0;
 }
 
+/* crypt_rn() from libcrypt, loaded at the first login (lazylib.h). */
+typedef char *crypt_rn_fn(const char *, const char *, void *, int);
+
+static crypt_rn_fn *crypt_fn(void)
+{
+	static struct lazylib lib = { "libcrypt.so.1", NULL };
+	static crypt_rn_fn *fn;
+	char err[256];
+
+	if (!fn)
+		fn = (crypt_rn_fn *)lazy_sym(&lib, "crypt_rn", err, sizeof err);
+	return fn;
+}
+
 int auth_hash_check(const char *hash, size_t hlen, const char *pass)
 {
+	crypt_rn_fn *crypt_rn_p = crypt_fn();
 	struct crypt_data *cd;
 	char setting[HASH_MAX];
 	const char *out;
@@ -79,8 +95,10 @@ int auth_hash_check(const char *hash, size_t hlen, const char *pass)
 		hash = dummy_hash;
 		hlen = sizeof dummy_hash - 1;
 	}
+	if (!crypt_rn_p)
+		return -1;
 	cd = xcalloc(1, sizeof *cd);
-	out = crypt_rn(pass, setting, cd, (int)sizeof *cd);
+	out = crypt_rn_p(pass, setting, cd, (int)sizeof *cd);
 	if (!out || out[0] == '*') {
 		free(cd);
 		return 0;
@@ -139,7 +157,12 @@ enum auth_result auth_login(struct maps *ms, const struct conf *c,
 		say(why, whylen, "account disabled");
 		return AUTH_FAIL;
 	}
-	if (!auth_hash_check(v, hl, pass)) {
+	r = auth_hash_check(v, hl, pass);
+	if (r < 0) {
+		say(why, whylen, "cannot load libcrypt");
+		return AUTH_TEMP;
+	}
+	if (!r) {
 		say(why, whylen, "wrong password");
 		return AUTH_FAIL;
 	}

@@ -32,7 +32,9 @@ int auth_split_user(const char *user, size_t n, char *local, size_t llen,
 		    char *domain, size_t dlen);
 
 /* 1 when pass matches the crypt(3) hash (hlen bytes), else 0.  A hash
- * starting with '!' or '*' never matches but costs the same work. */
+ * starting with '!' or '*' never matches but costs the same work.  -1
+ * when libcrypt cannot be loaded (the sessions load it at the first
+ * login; lazylib.h). */
 int auth_hash_check(const char *hash, size_t hlen, const char *pass);
 
 /* The whole check.  On AUTH_OK, *u is filled.  why gets a reason for

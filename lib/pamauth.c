@@ -14,6 +14,7 @@
 
 #include <security/pam_appl.h>
 
+#include "lazylib.h"
 #include "log.h"
 #include "pamauth.h"
 #include "rcpt.h"
@@ -63,6 +64,33 @@ static void no_delay(int status, unsigned usec, void *arg)
 {
 }
 
+/* libpam (and with it libaudit and libcap-ng) is loaded at the first
+ * PAM login, in the monitor or in process, never at start-up. */
+static struct {
+	int (*start)(const char *, const char *, const struct pam_conv *, pam_handle_t **);
+	int (*set_item)(pam_handle_t *, int, const void *);
+	int (*authenticate)(pam_handle_t *, int);
+	int (*acct_mgmt)(pam_handle_t *, int);
+	const char *(*strerror)(pam_handle_t *, int);
+	int (*end)(pam_handle_t *, int);
+} pam;
+
+static int pam_load(char *why, size_t whylen)
+{
+	static struct lazylib lib = { "libpam.so.0", NULL };
+
+	if (pam.end)
+		return 0;
+	if (!(pam.start = lazy_sym(&lib, "pam_start", why, whylen)) ||
+	    !(pam.set_item = lazy_sym(&lib, "pam_set_item", why, whylen)) ||
+	    !(pam.authenticate = lazy_sym(&lib, "pam_authenticate", why, whylen)) ||
+	    !(pam.acct_mgmt = lazy_sym(&lib, "pam_acct_mgmt", why, whylen)) ||
+	    !(pam.strerror = lazy_sym(&lib, "pam_strerror", why, whylen)) ||
+	    !(pam.end = lazy_sym(&lib, "pam_end", why, whylen)))
+		return -1;
+	return 0;
+}
+
 /* Results mapped like OpenSMTPD's parent_auth_pam: the user's fault is a
  * failure, the system's is temporary. */
 static enum auth_result pam_verdict(const char *service, const char *user, const char *pass,
@@ -73,17 +101,19 @@ static enum auth_result pam_verdict(const char *service, const char *user, const
 	pam_handle_t *h = NULL;
 	int r;
 
-	r = pam_start(service, user, &pc, &h);
+	if (pam_load(why, whylen) < 0)
+		return AUTH_TEMP;
+	r = pam.start(service, user, &pc, &h);
 	if (r != PAM_SUCCESS) {
-		snprintf(why, whylen, "pam_start: %s", h ? pam_strerror(h, r) : "failed");
+		snprintf(why, whylen, "pam_start: %s", h ? pam.strerror(h, r) : "failed");
 		return AUTH_TEMP;
 	}
-	pam_set_item(h, PAM_FAIL_DELAY, (const void *)no_delay);
-	r = pam_authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	pam.set_item(h, PAM_FAIL_DELAY, (const void *)no_delay);
+	r = pam.authenticate(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r == PAM_SUCCESS)
-		r = pam_acct_mgmt(h, PAM_SILENT);
-	snprintf(why, whylen, "pam: %s", pam_strerror(h, r));
-	pam_end(h, r);
+		r = pam.acct_mgmt(h, PAM_SILENT);
+	snprintf(why, whylen, "pam: %s", pam.strerror(h, r));
+	pam.end(h, r);
 	switch (r) {
 	case PAM_SUCCESS:
 		return AUTH_OK;

@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -24,8 +23,6 @@
 #include "str.h"
 #include "tls.h"
 
-#define FILE_MAX (1024 * 1024)
-
 /* Forward secrecy and AEAD only for TLS 1.2; tls_ciphers overrides. */
 static const char default_ciphers[] =
 	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!MD5:!DSS";
@@ -34,11 +31,7 @@ struct tls {
 	int server;
 	const struct conf *c;
 	/* server: file bytes, read by tls_preload or the first handshake */
-	int loaded;
-	char *cert, *key;
-	size_t certlen, keylen;
-	unsigned char tickets[TLS_TICKET_KEYS_MAX][TLS_TICKET_KEY_LEN];
-	int ntickets;
+	struct tls_files f;
 	/* client */
 	char servername[256];
 	char cafile[CONF_PATH_MAX];
@@ -70,89 +63,19 @@ struct tls *tls_client(const char *servername, const char *cafile, int verify,
 	return t;
 }
 
-int tls_ticket_keys_check(size_t n)
+/* Takes over f's bytes: f is left empty. */
+struct tls *tls_server_files(const struct conf *c, struct tls_files *f)
 {
-	if (n == 0 || n % TLS_TICKET_KEY_LEN || n / TLS_TICKET_KEY_LEN > TLS_TICKET_KEYS_MAX)
-		return -1;
-	return (int)(n / TLS_TICKET_KEY_LEN);
-}
+	struct tls *t = tls_server(c);
 
-/* The whole of a small file; -1 with err set. */
-static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-	struct stat sb;
-	size_t got = 0;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > FILE_MAX) {
-		snprintf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
-		close(fd);
-		return -1;
-	}
-	buf = xmalloc((size_t)sb.st_size + 1);
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*outlen = got;
-	return 0;
-}
-
-static void drop_bytes(char **p, size_t *n)
-{
-	if (*p) {
-		explicit_bzero(*p, *n);
-		free(*p);
-	}
-	*p = NULL;
-	*n = 0;
+	t->f = *f;
+	explicit_bzero(f, sizeof *f);
+	return t;
 }
 
 int tls_preload(struct tls *t, char *err, size_t errlen)
 {
-	const struct conf *c = t->c;
-
-	if (t->loaded)
-		return 0;
-	if (read_file(c->tls_cert, &t->cert, &t->certlen, err, errlen) < 0 ||
-	    read_file(c->tls_key, &t->key, &t->keylen, err, errlen) < 0)
-		goto fail;
-	if (c->tls_ticket_key[0]) {
-		char *tk = NULL;
-		size_t tn = 0;
-		int k;
-
-		if (read_file(c->tls_ticket_key, &tk, &tn, err, errlen) < 0)
-			goto fail;
-		k = tls_ticket_keys_check(tn);
-		if (k < 0) {
-			snprintf(err, errlen, "%s: %zu bytes; want 80 per key, 1 to %d keys (openssl rand 80)",
-				 c->tls_ticket_key, tn, TLS_TICKET_KEYS_MAX);
-			drop_bytes(&tk, &tn);
-			goto fail;
-		}
-		memcpy(t->tickets, tk, tn);
-		t->ntickets = k;
-		drop_bytes(&tk, &tn);
-	}
-	t->loaded = 1;
-	return 0;
-fail:
-	drop_bytes(&t->cert, &t->certlen);
-	drop_bytes(&t->key, &t->keylen);
-	return -1;
+	return tls_files_load(&t->f, t->c, err, errlen);
 }
 
 /* The first queued OpenSSL error as text, else what. */
@@ -186,17 +109,17 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_
 	int i;
 
 	if (enc) {
-		k = t->tickets[0];
+		k = t->f.tickets[0];
 		memcpy(name, k, 16);
 		if (RAND_bytes(iv, 16) != 1)
 			return -1;
 	} else {
-		for (i = 0; i < t->ntickets; i++)
-			if (!memcmp(name, t->tickets[i], 16))
+		for (i = 0; i < t->f.ntickets; i++)
+			if (!memcmp(name, t->f.tickets[i], 16))
 				break;
-		if (i == t->ntickets)
+		if (i == t->f.ntickets)
 			return 0;       /* unknown key: full handshake */
-		k = t->tickets[i];
+		k = t->f.tickets[i];
 	}
 	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)(k + 16), 32);
 	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -244,7 +167,7 @@ static int server_ctx(struct tls *t)
 	EVP_PKEY *pk;
 	BIO *b;
 
-	if (!t->loaded && tls_preload(t, err, sizeof err) < 0) {
+	if (tls_files_load(&t->f, c, err, sizeof err) < 0) {
 		snprintf(t->err, sizeof t->err, "%s", err);
 		return -1;
 	}
@@ -259,7 +182,7 @@ static int server_ctx(struct tls *t)
 	SSL_CTX_set_dh_auto(t->ctx, 1);
 	SSL_CTX_set_options(t->ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
-	b = BIO_new_mem_buf(t->cert, (int)t->certlen);
+	b = BIO_new_mem_buf(t->f.cert, (int)t->f.certlen);
 	x = b ? PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL) : NULL;
 	if (!x || SSL_CTX_use_certificate(t->ctx, x) != 1) {
 		X509_free(x);
@@ -279,11 +202,10 @@ static int server_ctx(struct tls *t)
 	ERR_clear_error();      /* the end of the file reads as an error */
 	BIO_free(b);
 
-	b = BIO_new_mem_buf(t->key, (int)t->keylen);
+	b = BIO_new_mem_buf(t->f.key, (int)t->f.keylen);
 	pk = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
 	BIO_free(b);
-	drop_bytes(&t->key, &t->keylen);
-	drop_bytes(&t->cert, &t->certlen);
+	tls_files_drop_pem(&t->f);
 	if (!pk || SSL_CTX_use_PrivateKey(t->ctx, pk) != 1 || SSL_CTX_check_private_key(t->ctx) != 1) {
 		EVP_PKEY_free(pk);
 		set_err(t, c->tls_key);
@@ -293,7 +215,7 @@ static int server_ctx(struct tls *t)
 
 	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"postern", 7);
 	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
-	if (t->ntickets) {
+	if (t->f.ntickets) {
 		SSL_CTX_set_app_data(t->ctx, t);
 		SSL_CTX_set_tlsext_ticket_key_evp_cb(t->ctx, ticket_cb);
 		SSL_CTX_set_num_tickets(t->ctx, 1);
@@ -488,8 +410,6 @@ void tls_close(struct tls *t)
 		SSL_free(t->ssl);
 	}
 	SSL_CTX_free(t->ctx);
-	drop_bytes(&t->cert, &t->certlen);
-	drop_bytes(&t->key, &t->keylen);
-	explicit_bzero(t->tickets, sizeof t->tickets);
+	tls_files_clear(&t->f);
 	free(t);
 }

@@ -1,8 +1,9 @@
 /* TLS with OpenSSL over a pair of fds, under struct io_in / io_out.
  *
  * Start-up cost is the point of this interface: a session that never
- * says STARTTLS must not pay for TLS.  tls_server() and tls_preload() make
- * no OpenSSL call at all; the library is initialised, the certificate and
+ * says STARTTLS must not pay for TLS.  The sessions do not link this file:
+ * they load it with OpenSSL as a module on first use (tlsmod.h).
+ * tls_server() and tls_preload() make no OpenSSL call at all; the library is initialised, the certificate and
  * key parsed and the SSL_CTX built only in the first tls_accept().  A
  * process that starts as root calls tls_preload() before dropping
  * privileges so a root-only key file is read (as bytes) while it still can.
@@ -25,14 +26,16 @@
 
 #include "conf.h"
 #include "io.h"
-
-#define TLS_TICKET_KEY_LEN 80
-#define TLS_TICKET_KEYS_MAX 4
+#include "tlsfiles.h"
 
 struct tls;
 
 /* Server side for this instance (c must outlive it).  Never fails. */
 struct tls *tls_server(const struct conf *c);
+
+/* Server side with files already read (tls_files_load): takes over f's
+ * bytes and leaves f empty.  Never fails. */
+struct tls *tls_server_files(const struct conf *c, struct tls_files *f);
 
 /* Read the certificate, key and ticket key files into memory now.
  * 0, or -1 with err set (missing, unreadable, too big, bad ticket key
@@ -62,9 +65,5 @@ int tls_reused(const struct tls *t);            /* resumed from a ticket */
 
 /* Send close_notify (best effort, never blocks long) and free. */
 void tls_close(struct tls *t);
-
-/* Parse a ticket key file's bytes: n must be a multiple of 80, at most
- * TLS_TICKET_KEYS_MAX keys.  The number of keys, or -1.  Pure. */
-int tls_ticket_keys_check(size_t n);
 
 #endif

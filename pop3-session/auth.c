@@ -14,17 +14,17 @@ int session_tls_begin(struct session *s)
 {
 	struct logline l;
 
-	if (tls_accept(s->tls, 0, 1, (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
+	if (tlsm_accept(s->tls, 0, 1, (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
 		return -1;
-	tls_io_ops(s->tls, &s->tls_ops);
+	tlsm_io_ops(s->tls, &s->tls_ops);
 	s->in.ops = &s->tls_ops;
 	s->out.ops = &s->tls_ops;
 	s->tls_on = 1;
 	log_begin(&l, "tls");
 	log_s(&l, "ip", s->ip);
-	log_s(&l, "version", tls_version(s->tls));
-	log_s(&l, "cipher", tls_cipher(s->tls));
-	log_s(&l, "resumed", tls_reused(s->tls) ? "yes" : "no");
+	log_s(&l, "version", tlsm_version(s->tls));
+	log_s(&l, "cipher", tlsm_cipher(s->tls));
+	log_s(&l, "resumed", tlsm_reused(s->tls) ? "yes" : "no");
 	log_end(&l);
 	return 0;
 }
@@ -41,6 +41,14 @@ int cmd_stls(struct session *s, char *arg, size_t len)
 	}
 	if (len) {
 		session_reply_error(s, "-ERR syntax: STLS");
+		return 0;
+	}
+	/* OpenSSL comes in now; if it cannot, say so before promising TLS */
+	if (tlsm_load(s->tls) < 0) {
+		log_error("tls: %s", tlsm_error(s->tls));
+		tlsm_close(s->tls);
+		s->tls = NULL;
+		session_reply_error(s, "-ERR [SYS/TEMP] TLS not available");
 		return 0;
 	}
 	session_reply(s, "+OK Begin TLS negotiation");

@@ -11,7 +11,7 @@
 #include "maildir.h"
 #include "map.h"
 #include "pamauth.h"
-#include "tls.h"
+#include "tlsmod.h"
 
 /* RFC 1939 3: AUTHORIZATION, then TRANSACTION; UPDATE is what QUIT
  * does in TRANSACTION. */
@@ -38,7 +38,7 @@ struct session {
 	unsigned long long deleted_size;
 
 	/* TLS (tls NULL: none configured, or its files failed) and PAM */
-	struct tls *tls;
+	struct tlsm *tls;
 	int tls_on;
 	struct io_ops tls_ops;
 	struct pammon pam;

@@ -114,16 +114,19 @@ int main(int argc, char **argv)
 		return EX_TEMPFAIL;
 	}
 	if (s.conf.tls != TLS_OFF) {
-		s.tls = tls_server(&s.conf);
-		if (geteuid() == 0 && tls_preload(s.tls, err, sizeof err) < 0) {
+		/* the key bytes only: OpenSSL is loaded when TLS starts */
+		s.tls = tlsm_server(&s.conf, err, sizeof err);
+		if (s.tls && geteuid() == 0 && tlsm_preload(s.tls, err, sizeof err) < 0) {
+			tlsm_close(s.tls);
+			s.tls = NULL;
+		}
+		if (!s.tls) {
 			log_error("tls: %s", err);
 			if (s.conf.tls == TLS_IMPLICIT) {
 				pammon_stop(&s.pam);
 				return EX_CONFIG;
 			}
 			/* mail still flows in clear; STARTTLS is not offered */
-			tls_close(s.tls);
-			s.tls = NULL;
 		}
 	}
 	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
@@ -191,7 +194,7 @@ int main(int argc, char **argv)
 	}
 	io_flush(&s.out);
 out:
-	tls_close(s.tls);
+	tlsm_close(s.tls);
 	pammon_stop(&s.pam);
 	maps_close(&s.maps);
 	return 0;

@@ -50,7 +50,7 @@ void received_header(struct session *s, char *buf, size_t len, size_t *outlen)
 	protocol(s, proto, sizeof proto);
 	if (s->tls_on)
 		snprintf(tls, sizeof tls, "\t(using %s with cipher %s (%d bits))\n",
-			 tls_version(s->tls), tls_cipher(s->tls), tls_cipher_bits(s->tls));
+			 tlsm_version(s->tls), tlsm_cipher(s->tls), tlsm_cipher_bits(s->tls));
 	/* Return-Path is the mailboxes' business: sink.c writes it for the
 	 * store, deliver for itself, and the queue never has one */
 	n = snprintf(buf, len,

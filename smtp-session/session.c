@@ -746,8 +746,8 @@ void session_end(struct session *s, const char *why)
 	log_u(&l, "errors", s->errors);
 	if (s->authed)
 		log_s(&l, "user", s->au.addr);
-	if (s->tls && tls_error(s->tls)[0])
-		log_s(&l, "tls_error", tls_error(s->tls));
+	if (s->tls && tlsm_error(s->tls)[0])
+		log_s(&l, "tls_error", tlsm_error(s->tls));
 	log_u(&l, "ms", (unsigned long long)(io_now_ms() - s->started));
 	log_end(&l);
 }

@@ -16,7 +16,7 @@
 #include "queue.h"
 #include "access.h"
 #include "data.h"
-#include "tls.h"
+#include "tlsmod.h"
 
 enum helo_kind { HELO_NONE, HELO_HELO, HELO_EHLO };
 
@@ -64,7 +64,7 @@ struct session {
 	char msgid[32];
 
 	/* TLS: tls is NULL when the instance has none (or its files failed) */
-	struct tls *tls;
+	struct tlsm *tls;
 	int tls_on;
 	struct io_ops tls_ops;
 
@@ -97,7 +97,7 @@ void session_reset_transaction(struct session *s);
 
 /* starttls.c */
 /* Handshake on fds 0/1 and put TLS under the buffers.  -1: failed (the
- * reason is in tls_error(s->tls), logged by session_end). */
+ * reason is in tlsm_error(s->tls), logged by session_end). */
 int session_tls_begin(struct session *s);
 int cmd_starttls(struct session *s, char *arg, size_t len);
 

@@ -10,17 +10,17 @@ int session_tls_begin(struct session *s)
 {
 	struct logline l;
 
-	if (tls_accept(s->tls, 0, 1, (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
+	if (tlsm_accept(s->tls, 0, 1, (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
 		return -1;
-	tls_io_ops(s->tls, &s->tls_ops);
+	tlsm_io_ops(s->tls, &s->tls_ops);
 	s->in.ops = &s->tls_ops;
 	s->out.ops = &s->tls_ops;
 	s->tls_on = 1;
 	log_begin(&l, "tls");
 	log_s(&l, "ip", s->ip);
-	log_s(&l, "version", tls_version(s->tls));
-	log_s(&l, "cipher", tls_cipher(s->tls));
-	log_s(&l, "resumed", tls_reused(s->tls) ? "yes" : "no");
+	log_s(&l, "version", tlsm_version(s->tls));
+	log_s(&l, "cipher", tlsm_cipher(s->tls));
+	log_s(&l, "resumed", tlsm_reused(s->tls) ? "yes" : "no");
 	log_end(&l);
 	return 0;
 }
@@ -41,6 +41,14 @@ int cmd_starttls(struct session *s, char *arg, size_t len)
 	}
 	if (s->have_mail) {
 		session_reply_error(s, "503 5.5.1 Error: MAIL transaction in progress");
+		return 0;
+	}
+	/* OpenSSL comes in now; if it cannot, say so before promising TLS */
+	if (tlsm_load(s->tls) < 0) {
+		log_error("tls: %s", tlsm_error(s->tls));
+		tlsm_close(s->tls);
+		s->tls = NULL;
+		session_reply_error(s, "454 4.7.0 TLS not available due to temporary reason");
 		return 0;
 	}
 	session_reply(s, "220 2.0.0 Ready to start TLS");
