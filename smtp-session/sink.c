@@ -211,7 +211,9 @@ int sink_commit(struct session *s, char *err, size_t errlen)
 		/* queue data durable first, then the mailboxes, then the
 		 * envelope: at most a duplicate, never a loss */
 		if (k->failed) {
-			snprintf(err, errlen, "a write failed");
+			/* say why, as deliver does: "No space left on device" */
+			int e = k->store.saved_errno ? k->store.saved_errno : k->queue.saved_errno;
+			snprintf(err, errlen, "writing the message: %s", e ? strerror(e) : "a write failed");
 			goto internal_fail;
 		}
 		if (k->qopen && queue_prepare(&k->queue, err, errlen) < 0)
