@@ -70,7 +70,7 @@ static int check(struct tlsm *t, const struct tls_module *m)
 	/* nothing past the version is read unless the version matches */
 	if (m->version != TLS_MODULE_VERSION) {
 		snprintf(t->err, sizeof t->err, "%s: module interface %u, this program wants %u",
-			 t->path, (unsigned)m->version, TLS_MODULE_VERSION);
+			 t->path, (unsigned)m->version, (unsigned)TLS_MODULE_VERSION);
 		return -1;
 	}
 	if (m->size < sizeof *m || m->conf_size != sizeof(struct conf) ||
