@@ -20,7 +20,8 @@ static int use_syslog;
  * the client.  journald's stream is a unix socket and stays in use. */
 static int stderr_is_network(void)
 {
-	struct sockaddr_storage ss;
+	/* zeroed: a short address leaves no garbage in ss_family */
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof ss;
 
 	if (getsockname(2, (struct sockaddr *)&ss, &sl) < 0)

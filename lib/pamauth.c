@@ -232,10 +232,11 @@ enum auth_result pammon_check(struct pammon *m, const char *user, const char *pa
 		return pam_verdict(m->service, user, pass, why, whylen);
 	req[0] = (unsigned char)(ul >> 8);
 	req[1] = (unsigned char)ul;
-	memcpy(req + 2, user, ul);
+	/* a length-prefixed binary request, not a string: no NUL wanted */
+	memcpy(req + 2, user, ul);      /* NOLINT(bugprone-not-null-terminated-result) */
 	req[2 + ul] = (unsigned char)(pl >> 8);
 	req[3 + ul] = (unsigned char)pl;
-	memcpy(req + 4 + ul, pass, pl);
+	memcpy(req + 4 + ul, pass, pl); /* NOLINT(bugprone-not-null-terminated-result) */
 	n = send(m->fd, req, 4 + ul + pl, MSG_NOSIGNAL);
 	explicit_bzero(req, sizeof req);
 	if (n != (ssize_t)(4 + ul + pl)) {

@@ -12,7 +12,8 @@
 
 void peer_address(int fd, char *ip, size_t iplen, char *port, size_t portlen)
 {
-	struct sockaddr_storage ss;
+	/* zeroed: a short address leaves no garbage in ss_family */
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof ss;
 	const char *env_ip = NULL, *env_port = NULL;
 	unsigned char bin[16];

@@ -402,7 +402,8 @@ enum rcpt_result rcpt_resolve_fwd(struct maps *ms, const struct conf *c,
 	if (r == RCPT_OK) {
 		for (i = 0; i < x.out.n; i++)
 			set_add(set, &x.out.v[i]);
-		for (i = 0; i < x.fout.n; i++)
+		/* fout stays empty without fwd (rcpt_resolve) */
+		for (i = 0; fwd && i < x.fout.n; i++)
 			rcptfwd_add(fwd, x.fout.v[i]);
 	}
 	rcptset_free(&x.out);
