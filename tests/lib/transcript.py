@@ -24,8 +24,12 @@ File format (tests/transcripts/*.smtp, *.pop3):
   ! tmpempty ADDR        nothing left in ADDR's tmp/
   ! queued N             the outbound queue holds N messages
   ! exit N               the program exited with status N
+
+TRANSCRIPT_WRAPPER (environment): a command and options run in front of
+the program, e.g. "valgrind -q --log-file=x"; files given as arguments
+run only those transcripts.
 """
-import os, re, shutil, subprocess, sys, glob
+import os, re, shlex, shutil, subprocess, sys, glob
 
 SRCDIR = os.environ.get("SRCDIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILDDIR = os.environ.get("BUILDDIR", SRCDIR)
@@ -181,7 +185,10 @@ def run_file(path):
         extra_conf.append("auth_plaintext = no")
     inst = make_instance(os.path.splitext(name)[0], extra_conf, msgs)
     try:
-        p = subprocess.run([prog, "-C", inst], input=bytes(client), stdout=subprocess.PIPE,
+        # TRANSCRIPT_WRAPPER: a command put in front of the program
+        # (tests/integration/valgrind.sh runs them under valgrind)
+        wrap = shlex.split(os.environ.get("TRANSCRIPT_WRAPPER", ""))
+        p = subprocess.run(wrap + [prog, "-C", inst], input=bytes(client), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
         out, err, rc = p.stdout, p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
