@@ -12,7 +12,7 @@ fi
 stage=$TESTTMP/stage
 rm -rf "$stage"
 printf 'print-%%:\n\t@echo $($*)\n' >"$TESTTMP/print.mk"
-var() { make -s -C "$BUILDDIR" -f Makefile -f "$TESTTMP/print.mk" "print-$1"; }
+var() { make -s --no-print-directory -C "$BUILDDIR" -f Makefile -f "$TESTTMP/print.mk" "print-$1"; }
 prefix=$(var prefix)
 pkglibexecdir=$(var pkglibexecdir)
 sbindir=$(var sbindir)
