@@ -47,6 +47,8 @@ static const struct key keys[] = {
 	{ "max_recipients", K_UINT, N(max_recipients), 1, 100000, NULL },
 	{ "max_messages", K_UINT, N(max_messages), 1, 1000000, NULL },
 	{ "max_errors", K_UINT, N(max_errors), 1, 1000, NULL },
+	{ "max_sessions", K_UINT, N(max_sessions), 1, 100000, NULL },
+	{ "max_sessions_per_ip", K_UINT, N(max_sessions_per_ip), 0, 100000, NULL },
 	{ "line_max", K_UINT, N(line_max), 512, 65536, NULL },
 	{ "idle_timeout", K_TIME, N(idle_timeout), 1, 86400, NULL },
 	{ "session_timeout", K_TIME, N(session_timeout), 1, 7 * 86400, NULL },
@@ -96,6 +98,8 @@ void conf_defaults(struct conf *c)
 	c->max_recipients = 100;
 	c->max_messages = 100;
 	c->max_errors = 10;
+	c->max_sessions = 100;
+	c->max_sessions_per_ip = 50;
 	c->line_max = 1000;             /* RFC 5321 4.5.3.1.4 minimum is 512 */
 	c->idle_timeout = 300;          /* RFC 5321 4.5.3.2.7 */
 	c->session_timeout = 3600;

@@ -35,6 +35,8 @@ struct conf {
 	unsigned max_recipients;        /* per message */
 	unsigned max_messages;          /* per session */
 	unsigned max_errors;            /* before 421 */
+	unsigned max_sessions;          /* listener mode: children at once */
+	unsigned max_sessions_per_ip;   /* listener mode: per client address; 0 = no limit */
 	unsigned line_max;              /* command line cap (octets) */
 	unsigned idle_timeout;          /* seconds per read */
 	unsigned session_timeout;       /* seconds, whole session */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sysexits.h>
 
+#include "listen.h"
 #include "log.h"
 #include "peer.h"
 #include "access.h"
@@ -17,7 +18,9 @@
 static const char usage[] =
 	"usage: pop3-session [-C DIR]\n"
 	"  POP3 server on standard input and output, one process per connection,\n"
-	"  started by systemd (Accept=yes), xinetd or tcpserver.\n"
+	"  started by systemd (Accept=yes), xinetd or tcpserver; or given listening\n"
+	"  sockets (systemd Accept=no, xinetd wait = yes), it accepts connections\n"
+	"  itself and forks one process for each.\n"
 	"  -C DIR   instance directory (default " CONF_DEFAULT_DIR ")\n"
 	"  -h, --help  this text\n";
 
@@ -26,6 +29,7 @@ int main(int argc, char **argv)
 	static struct session s;
 	const char *dir = NULL;
 	char err[CONF_ERR_MAX + CONF_PATH_MAX];
+	int busy;
 
 	log_init("pop3-session");
 	for (int i = 1; i < argc; i++) {
@@ -39,11 +43,25 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	busy = listen_start(dir);
 	signal(SIGPIPE, SIG_IGN);
 	if (conf_load(&s.conf, dir, err, sizeof err) < 0) {
 		log_error("%s", err);
 		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
 		return EX_CONFIG;
+	}
+	if (busy) {
+		struct logline l;
+
+		peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
+		log_begin(&l, "busy");
+		log_s(&l, "ip", s.ip);
+		log_u(&l, "max_sessions_per_ip", s.conf.max_sessions_per_ip);
+		log_end(&l);
+		fputs("-ERR [SYS/TEMP] too many connections from your address, try again later\r\n",
+		      stdout);
+		fflush(stdout);
+		return 0;
 	}
 	/* As root, what needs root happens before any network input: the
 	 * PAM monitor forks and the key file is read. */

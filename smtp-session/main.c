@@ -13,6 +13,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "log.h"
 #include "peer.h"
 #include "priv.h"
@@ -22,7 +23,9 @@
 static const char usage[] =
 	"usage: smtp-session [-C DIR]\n"
 	"  ESMTP server on standard input and output, one process per connection,\n"
-	"  started by systemd (Accept=yes), xinetd or tcpserver.\n"
+	"  started by systemd (Accept=yes), xinetd or tcpserver; or given listening\n"
+	"  sockets (systemd Accept=no, xinetd wait = yes), it accepts connections\n"
+	"  itself and forks one process for each.\n"
 	"  -C DIR   instance directory (default " CONF_DEFAULT_DIR ")\n"
 	"  -h, --help  this text\n";
 
@@ -79,11 +82,27 @@ static int pregreet(struct session *s)
 	return -1;
 }
 
+/* Listener mode, max_sessions_per_ip reached for this address. */
+static void refuse_busy(struct session *s)
+{
+	struct logline l;
+
+	peer_address(0, s->ip, sizeof s->ip, s->port, sizeof s->port);
+	log_begin(&l, "busy");
+	log_s(&l, "ip", s->ip);
+	log_u(&l, "max_sessions_per_ip", s->conf.max_sessions_per_ip);
+	log_end(&l);
+	printf("421 4.7.0 %s Too many connections from your address, try again later\r\n",
+	       s->conf.hostname);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static struct session s;
 	const char *dir = NULL;
 	char err[CONF_ERR_MAX + CONF_PATH_MAX];
+	int busy;
 	struct logline l;
 
 	log_init("smtp-session");
@@ -98,12 +117,17 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	busy = listen_start(dir);
 	signal(SIGPIPE, SIG_IGN);
 	if (conf_load(&s.conf, dir, err, sizeof err) < 0) {
 		log_error("%s", err);
 		/* a client is waiting: tell it to come back later */
 		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
 		return EX_CONFIG;
+	}
+	if (busy) {
+		refuse_busy(&s);
+		return 0;
 	}
 	/* As root, everything that needs root happens now, before a byte
 	 * of network input: the PAM monitor forks, the key file is read. */

@@ -1,0 +1,66 @@
+/* Listener mode: one long-lived process accepts, one child per connection.
+ *
+ * Started with a listening socket instead of a connection (systemd
+ * Accept=no passes it as fd 3 with LISTEN_FDS=1 and LISTEN_PID; inetd and
+ * xinetd "wait" services pass it as fd 0), smtp-session and pop3-session
+ * accept connections themselves and fork a child for each.  The child
+ * goes on exactly as a program started per connection would: it reads
+ * postern.conf, opens the maps, drops privileges and speaks on fds 0/1.
+ * What is saved is the super-server's fork and our exec, dynamic loading
+ * and libc start-up on every connection.
+ *
+ * The parent only accepts, forks and reaps; it never reads a byte from
+ * the network.  It enforces max_sessions (at the limit it stops
+ * accepting; the kernel's backlog holds new connections) and
+ * max_sessions_per_ip (the child is told to refuse with the protocol's
+ * temporary error).  SIGHUP re-reads those two keys; SIGTERM and SIGINT
+ * close the listening socket and end the parent, running sessions finish
+ * on their own. */
+#ifndef POSTERN_LISTEN_H
+#define POSTERN_LISTEN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LISTEN_MAX 16               /* listening sockets served at once */
+
+/* What LISTEN_FDS / LISTEN_PID say (pure): how many sockets from fd 3 on
+ * are ours (0: unset, or another process's), -1 = garbage or more than
+ * LISTEN_MAX. */
+int listen_env(const char *fds, const char *pid, long me);
+
+/* The listening sockets this process was started with: fills fds
+ * (room for LISTEN_MAX) and returns how many; 0 = started per
+ * connection (Accept=yes also passes fd 3, but a connected one);
+ * -1 = LISTEN_FDS is garbage (err says so).  Unsets LISTEN_FDS,
+ * LISTEN_PID and LISTEN_FDNAMES so nothing started later takes them
+ * for its own. */
+int listen_find(int *fds, char *err, size_t errlen);
+
+/* Live children and the address each serves (pure bookkeeping). */
+struct listen_slot {
+	pid_t pid;
+	unsigned char addr[16];         /* IPv4 as IPv4-mapped IPv6 */
+};
+struct listen_table {
+	struct listen_slot *v;
+	size_t n, cap;
+};
+int listen_table_add(struct listen_table *t, pid_t pid, const unsigned char addr[16]);
+int listen_table_remove(struct listen_table *t, pid_t pid);
+size_t listen_table_count(const struct listen_table *t, const unsigned char addr[16]);
+
+/* Accept on the n sockets in lfds until SIGTERM/SIGINT.  Returns only in a child, with fds
+ * 0 and 1 the connection: 0 = serve it, 1 = refuse it (its address has
+ * max_sessions_per_ip sessions already).  The parent exits: 0 after
+ * SIGTERM/SIGINT once its sessions have ended (a second signal stops
+ * the wait), EX_CONFIG if postern.conf cannot be read at start, EX_OSERR
+ * if a socket fails for good. */
+int listen_serve(const int *lfds, int n, const char *dir);
+
+/* For main(): listen when started with listening sockets, else return
+ * 0 at once (per connection).  In listener mode this returns in each
+ * child what listen_serve() returns; the parent never returns. */
+int listen_start(const char *dir);
+
+#endif

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Listener mode: smtp-session and pop3-session given listening sockets
+# (systemd-socket-activate without -a, i.e. Accept=no) accept and fork
+# one child per connection.  Mail in with swaks and smtplib (20 at once),
+# POP3 out with poplib, max_sessions_per_ip (421 / -ERR [SYS/TEMP]),
+# max_sessions (the next client waits in the backlog), SIGHUP re-reads
+# the limits, SIGTERM stops accepting while a running session finishes,
+# two sockets at once, a connected fd 3 (Accept=yes) still means per
+# connection, garbage in LISTEN_FDS is refused, xinetd "wait = yes".
+. "$(dirname "$0")/../lib/common.sh"
+
+SMTP=$BUILDDIR/smtp-session/smtp-session
+POP3=$BUILDDIR/pop3-session/pop3-session
+inst=$TESTTMP/listen-inst
+make_instance "$inst" "max_sessions_per_ip = 2" || { echo "1..0 # skip cannot build instance"; exit 1; }
+log=$TESTTMP/listen.log
+: >"$log"
+
+# listen PORT... -- PROGRAM ARGS: Accept=no on each port; sets LPID
+listen() {
+	local a=()
+	while [ "$1" != -- ]; do
+		a+=(-l "127.0.0.1:$1")
+		shift
+	done
+	shift
+	systemd-socket-activate "${a[@]}" "$@" >>"$log" 2>&1 &
+	LPID=$!
+	PIDS+=("$LPID")
+}
+
+port=$(free_port)
+listen "$port" -- "$SMTP" -C "$inst"
+pid1=$LPID
+wait_port "$port"
+
+# 1. swaks through the listener
+if command -v swaks >/dev/null; then
+	swaks --server "127.0.0.1:$port" --from sender@example.org --to alice@example.test \
+		--header "Subject: listener" --body "through the listener" >"$TESTTMP/swaks.out" 2>&1
+	ok $? "swaks: message accepted by a listener child"
+	grep -q '<-  250 2.0.0' "$TESTTMP/swaks.out"
+	ok $? "swaks saw 250 2.0.0 after DATA"
+else
+	skip "swaks through the listener" "swaks missing"
+	skip "swaks saw 250" "swaks missing"
+fi
+grep -q 'event=listen sockets=1 max_sessions=100 max_sessions_per_ip=2' "$log"
+ok $? "the listener logs its start and limits"
+for _ in $(seq 50); do [ -z "$(pgrep -P "$pid1")" ] && break; sleep 0.1; done
+[ -z "$(pgrep -P "$pid1")" ]
+ok $? "no child is left once the session ended"
+[ "$(cat /proc/"$pid1"/comm 2>/dev/null)" = smtp-session ]
+ok $? "systemd-socket-activate exec'd the listener in place (one long-lived process)"
+
+# 2. twenty clients at once (a per-ip limit of 2 would refuse most, so a
+#    second instance without it)
+inst2=$TESTTMP/listen-inst2
+make_instance "$inst2" "max_sessions_per_ip = 0"
+port2=$(free_port)
+listen "$port2" -- "$SMTP" -C "$inst2"
+wait_port "$port2"
+"$PY" - "$port2" >"$TESTTMP/many.out" 2>&1 <<'EOF'
+import smtplib, sys, threading
+port = int(sys.argv[1])
+res = []
+def one(i):
+    try:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+        s.sendmail("s@example.org", ["bob@example.test"],
+                   "Subject: many %d\r\n\r\nbody %d\r\n" % (i, i))
+        s.quit()
+        res.append(i)
+    except Exception as e:
+        print("client %d: %r" % (i, e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+[t.start() for t in ts]
+[t.join(30) for t in ts]
+print("sent", len(res))
+EOF
+grep -q '^sent 20$' "$TESTTMP/many.out"
+ok $? "20 concurrent smtplib clients all got 250"
+n=$(ls "$inst2/mail/example.test/bob/new" 2>/dev/null | wc -l)
+[ "$n" -eq 20 ]
+ok $? "20 messages in bob's new/ (saw $n)"
+subjects=$(cat "$inst2"/mail/example.test/bob/new/* | grep -c '^Subject: many ')
+[ "$subjects" -eq 20 ]
+ok $? "each stored whole (20 Subject lines)"
+pids=$(grep 'event=connect' "$log" | sed -E 's/^smtp-session\[([0-9]+)\].*/\1/' | sort -u | wc -l)
+[ "$pids" -ge 21 ]
+ok $? "one process per connection (distinct pids in the connect lines: $pids)"
+
+# A small client: open N connections, print each first line; then act.
+probe() {       # probe PORT N [hold-seconds]: print banners of N connections held open
+	"$PY" - "$@" <<'EOF'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+hold = float(sys.argv[3]) if len(sys.argv) > 3 else 0
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    try:
+        line = s.makefile("rb").readline().decode().strip()
+    except socket.timeout:
+        line = "(no banner in 3 s)"
+    print(line)
+    socks.append(s)
+time.sleep(hold)
+EOF
+}
+
+# 3. max_sessions_per_ip = 2: the third connection from 127.0.0.1 is refused
+probe "$port" 3 >"$TESTTMP/perip.out" 2>&1
+sed -n 1p "$TESTTMP/perip.out" | grep -q '^220 ' && sed -n 2p "$TESTTMP/perip.out" | grep -q '^220 '
+ok $? "two connections from one address get banners"
+sed -n 3p "$TESTTMP/perip.out" | grep -q '^421 4.7.0 .*Too many connections from your address'
+ok $? "the third gets 421 4.7.0 (max_sessions_per_ip = 2)"
+grep -q 'event=busy ip=127.0.0.1 max_sessions_per_ip=2' "$log"
+ok $? "the refusal is logged"
+out=$(probe "$port" 1)
+case $out in 220*) r=0 ;; *) r=1 ;; esac
+ok $r "once they have gone, the address is served again"
+
+# 4. SIGHUP re-reads the limits: max_sessions = 1, the second client waits
+sed -i -E '/^max_sessions/d' "$inst/postern.conf"
+printf 'max_sessions = 1\nmax_sessions_per_ip = 0\n' >>"$inst/postern.conf"
+kill -HUP "$pid1"
+for _ in $(seq 50); do
+	grep -q 'event=reload max_sessions=1 max_sessions_per_ip=0' "$log" && break
+	sleep 0.1
+done
+grep -q 'event=reload max_sessions=1 max_sessions_per_ip=0' "$log"
+ok $? "SIGHUP: the listener re-reads max_sessions and max_sessions_per_ip"
+"$PY" - "$port" >"$TESTTMP/max.out" 2>&1 <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port), timeout=5)
+fa = a.makefile("rb")
+print("first:", fa.readline().decode().strip())
+b = socket.create_connection(("127.0.0.1", port), timeout=5)
+b.settimeout(1.0)
+try:
+    got = b.recv(100).decode().strip()
+except socket.timeout:
+    got = "(waiting)"
+print("second while first is open:", got)
+a.sendall(b"QUIT\r\n")
+print("first quit:", fa.readline().decode().strip())
+a.close()
+b.settimeout(5)
+print("second after first left:", b.makefile("rb").readline().decode().strip())
+EOF
+grep -q '^first: 220 ' "$TESTTMP/max.out"
+ok $? "max_sessions = 1: the first client is served"
+grep -q '^second while first is open: (waiting)' "$TESTTMP/max.out"
+ok $? "the second waits in the backlog, no banner, no refusal"
+grep -q '^second after first left: 220 ' "$TESTTMP/max.out"
+ok $? "it gets its banner once the first has quit"
+grep -q 'event=listen-full sessions=1' "$log"
+ok $? "reaching max_sessions is logged"
+sed -i -E '/^max_sessions/d' "$inst/postern.conf"
+printf 'max_sessions = 5\nmax_sessions_per_ip = 0\n' >>"$inst/postern.conf"
+kill -HUP "$pid1"
+sleep 0.3
+
+# 5. SIGTERM: no new connections, a running session finishes
+"$PY" - "$port" "$pid1" >"$TESTTMP/term.out" 2>&1 <<'EOF'
+import os, signal, smtplib, socket, sys, time
+port, lpid = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+s.ehlo("t")
+os.kill(lpid, signal.SIGTERM)
+refused = False
+for _ in range(50):
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=1)
+        c.close()
+        time.sleep(0.1)
+    except OSError:
+        refused = True
+        break
+print("new connections refused:", refused)
+s.sendmail("s@example.org", ["alice@example.test"], "Subject: after term\r\n\r\nx\r\n")
+print("running session:", s.quit()[0])
+EOF
+grep -q '^new connections refused: True' "$TESTTMP/term.out"
+ok $? "SIGTERM: the listening socket is closed"
+grep -q '^running session: 221' "$TESTTMP/term.out"
+ok $? "the session already running delivers and quits"
+grep -l '^Subject: after term' "$inst"/mail/example.test/alice/new/* >/dev/null 2>&1
+ok $? "its message is stored"
+for _ in $(seq 50); do kill -0 "$pid1" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$pid1" 2>/dev/null
+ok $? "the listener exits once its sessions have ended"
+grep -q 'event=listen-stop' "$log"
+ok $? "and logs that it stopped"
+
+# 6. pop3-session as a listener, with its per-address refusal
+pinst=$TESTTMP/listen-pop
+make_instance "$pinst" "auth_plaintext = yes" "max_sessions_per_ip = 1"
+"$BUILDDIR/tools/postern-user" -C "$pinst" add carol@example.test --password carol-secret >/dev/null 2>&1 ||
+	"$BUILDDIR/tools/postern-user" -C "$pinst" add carol@example.test carol-secret >/dev/null 2>&1
+[ "$(id -u)" -eq 0 ] && chown -R postern:postern "$pinst"
+pport=$(free_port)
+listen "$pport" -- "$POP3" -C "$pinst"
+wait_port "$pport"
+"$PY" - "$pport" >"$TESTTMP/pop.out" 2>&1 <<'EOF'
+import poplib, socket, sys
+port = int(sys.argv[1])
+p = poplib.POP3("127.0.0.1", port, timeout=5)
+print("banner:", p.getwelcome().decode())
+c = socket.create_connection(("127.0.0.1", port), timeout=5)
+print("second:", c.makefile("rb").readline().decode().strip())
+c.close()
+p.quit()
+EOF
+grep -q '^banner: +OK' "$TESTTMP/pop.out"
+ok $? "pop3-session listener: poplib gets +OK"
+grep -q '^second: -ERR \[SYS/TEMP\] too many connections from your address' "$TESTTMP/pop.out"
+ok $? "pop3-session: max_sessions_per_ip = 1 refuses the second with -ERR [SYS/TEMP]"
+
+# 7. two sockets in one listener
+pa=$(free_port)
+pb=$(free_port)
+while [ "$pb" = "$pa" ]; do pb=$(free_port); done
+listen "$pa" "$pb" -- "$SMTP" -C "$inst2"
+wait_port "$pa"
+wait_port "$pb"
+a=$(probe "$pa" 1)
+b=$(probe "$pb" 1)
+case "$a/$b" in 220*/220*) r=0 ;; *) r=1 ;; esac
+ok $r "one listener serves two sockets"
+grep -q 'event=listen sockets=2' "$log"
+ok $? "it logs sockets=2"
+
+# 8. Accept=yes also sets LISTEN_FDS=1, with the connection as fd 3: that
+#    is per connection, not a listener
+pc=$(free_port)
+systemd-socket-activate -a -l "127.0.0.1:$pc" sh -c "exec \"$SMTP\" -C \"$inst2\" <&3 >&3" >>"$log" 2>&1 &
+PIDS+=("$!")
+wait_port "$pc"
+out=$(probe "$pc" 1)
+case $out in 220*) r=0 ;; *) r=1 ;; esac
+ok $r "Accept=yes (connected fd 3, LISTEN_FDS=1): served per connection"
+
+# 9. garbage LISTEN_FDS is refused, naming it
+bash -c 'export LISTEN_PID=$$ LISTEN_FDS=x; exec "$0" -C "$1"' "$SMTP" "$inst2" </dev/null >"$TESTTMP/garbage.out" 2>&1
+rc=$?
+[ "$rc" -eq 64 ] && grep -q 'LISTEN_FDS=x: not a number of sockets' "$TESTTMP/garbage.out"
+ok $? "LISTEN_FDS=x: exit 64 and a message naming it (rc $rc)"
+
+# 10. xinetd "wait = yes": the listening socket on fd 0
+if command -v xinetd >/dev/null || [ -x /usr/sbin/xinetd ]; then
+	XINETD=$(command -v xinetd || echo /usr/sbin/xinetd)
+	xp=$(free_port)
+	xconf=$TESTTMP/xinetd-wait.conf
+	cat >"$xconf" <<EOF
+defaults
+{
+	log_type	= FILE $TESTTMP/xinetd-wait.log
+}
+service postern-listen
+{
+	id		= postern-listen
+	type		= UNLISTED
+	socket_type	= stream
+	protocol	= tcp
+	port		= $xp
+	bind		= 127.0.0.1
+	wait		= yes
+	user		= root
+	server		= $SMTP
+	server_args	= -C $inst2
+}
+EOF
+	"$XINETD" -dontfork -f "$xconf" -pidfile "$TESTTMP/xinetd-wait.pid" >/dev/null 2>&1 &
+	PIDS+=("$!")
+	wait_port "$xp"
+	"$PY" - "$xp" >"$TESTTMP/xwait.out" 2>&1 <<'EOF'
+import smtplib, sys
+port = int(sys.argv[1])
+for i in range(3):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    s.sendmail("s@example.org", ["alice@example.test"], "Subject: xinetd wait %d\r\n\r\nx\r\n" % i)
+    s.quit()
+print("sent 3")
+EOF
+	grep -q '^sent 3' "$TESTTMP/xwait.out"
+	ok $? "xinetd wait = yes: three messages through one listener"
+	n=$(grep -l '^Subject: xinetd wait' "$inst2"/mail/example.test/alice/new/* 2>/dev/null | wc -l)
+	[ "$n" -eq 3 ]
+	ok $? "all three stored (saw $n)"
+else
+	skip "xinetd wait = yes" "xinetd missing"
+	skip "xinetd wait = yes: stored" "xinetd missing"
+fi
+
+done_testing
