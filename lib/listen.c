@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
+#include "priv.h"
 #include "str.h"
 
 /* systemd passes sockets from fd 3 on */
@@ -176,6 +177,8 @@ static int load_limits(const char *dir, struct limits *lim)
 	else {
 		lim->max_sessions = c->max_sessions;
 		lim->max_per_ip = c->max_sessions_per_ip;
+		/* the children drop to this user: look it up once here */
+		priv_remember(c->user);
 	}
 	free(c);
 	return rc;

@@ -41,9 +41,37 @@ int priv_parse_ids(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* A name looked up before (listener mode: once in the parent, not in
+ * every child). */
+static struct {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+	int set;
+} known;
+
+void priv_remember(const char *user)
+{
+	struct passwd *pw;
+	uid_t u;
+	gid_t g;
+
+	known.set = 0;
+	if (geteuid() != 0 || !user || !*user || strlen(user) >= sizeof known.name ||
+	    priv_parse_ids(user, &u, &g) == 0)
+		return;
+	if (!(pw = getpwnam(user)))
+		return;
+	snprintf(known.name, sizeof known.name, "%s", user);
+	known.uid = pw->pw_uid;
+	known.gid = pw->pw_gid;
+	known.set = 1;
+}
+
 int priv_drop(const char *user, char *err, size_t errlen)
 {
 	struct passwd *pw = NULL;
+	int from_passwd = 0;
 	uid_t uid;
 	gid_t gid;
 
@@ -55,7 +83,11 @@ int priv_drop(const char *user, char *err, size_t errlen)
 	}
 	/* "uid:gid" costs no NSS lookup (nsswitch.conf, nscd, /etc/passwd:
 	 * ~0.2 ms of every connection); a name is looked up */
-	if (priv_parse_ids(user, &uid, &gid) < 0) {
+	if (known.set && strcmp(known.name, user) == 0) {
+		uid = known.uid;
+		gid = known.gid;
+		from_passwd = 1;
+	} else if (priv_parse_ids(user, &uid, &gid) < 0) {
 		errno = 0;
 		pw = getpwnam(user);
 		if (!pw) {
@@ -64,8 +96,9 @@ int priv_drop(const char *user, char *err, size_t errlen)
 		}
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
+		from_passwd = 1;
 	}
-	if (uid == 0 || (gid == 0 && !pw)) {
+	if (uid == 0 || (gid == 0 && !from_passwd)) {
 		snprintf(err, errlen, "user %s has %s 0", user, uid == 0 ? "uid" : "gid");
 		return -1;
 	}

@@ -16,4 +16,11 @@ int priv_drop(const char *user, char *err, size_t errlen);
  * (a user name).  Pure. */
 int priv_parse_ids(const char *user, uid_t *uid, gid_t *gid);
 
+/* Look a user name up now, so later priv_drop() calls with the same
+ * name in this process or its forked children skip the NSS lookup
+ * (listener mode: once at start and at SIGHUP).  Quietly does nothing
+ * when not root, for "uid:gid" or an unknown name (priv_drop reports
+ * that). */
+void priv_remember(const char *user);
+
 #endif
