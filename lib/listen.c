@@ -291,7 +291,7 @@ int listen_serve(const int *lfds, int n, const char *dir)
 			p[1 + i].revents = 0;
 		}
 		/* after running out of descriptors or processes, look again in 100 ms */
-		r = poll(p, (nfds_t)(1 + n), paused ? 100 : -1);
+		r = poll(p, (nfds_t)n + 1, paused ? 100 : -1);
 		paused = 0;
 		if (r < 0) {
 			if (errno == EINTR)

@@ -177,11 +177,11 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 		snprintf(err, errlen, "no mailboxes to deliver to");
 		return -1;
 	}
-	for (size_t i = 0; i < set->n; i++)
-		if (make_maildir(c, set->v[i].path, err, errlen) < 0)
-			return -1;
-	/* a clash means a clock step or a reused pid; a fresh name fixes it */
-	for (int tries = 0; tries < 5 && st->fd < 0; tries++) {
+	/* The maildirs usually exist: they are made (with their parents)
+	 * only when creating the file here, or a link in commit, finds a
+	 * directory missing.  A clash means a clock step or a reused pid; a
+	 * fresh name fixes it. */
+	for (int tries = 0, made = 0; tries < 6 && st->fd < 0; tries++) {
 		store_unique(st->base, sizeof st->base, c->hostname);
 		if ((size_t)snprintf(st->tmppath, sizeof st->tmppath, "%s/tmp/%s",
 				     set->v[0].path, st->base) >= sizeof st->tmppath) {
@@ -190,6 +190,14 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 			return -1;
 		}
 		st->fd = open(st->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (st->fd < 0 && errno == ENOENT && !made) {
+			made = 1;
+			if (make_maildir(c, set->v[0].path, err, errlen) < 0) {
+				st->tmppath[0] = '\0';
+				return -1;
+			}
+			continue;
+		}
 		if (st->fd < 0 && errno != EEXIST)
 			break;
 	}
@@ -286,6 +294,8 @@ static int copy_into(struct store *st, const char *mbox, const char *name,
 		snprintf(err, errlen, "%s: path too long", mbox);
 		return -1;
 	}
+	if (make_maildir(st->conf, mbox, err, errlen) < 0)
+		return -1;
 	in = open(st->tmppath, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		snprintf(err, errlen, "open %s: %s", st->tmppath, strerror(errno));
@@ -371,15 +381,15 @@ int store_commit(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "fsync %s: %s", st->tmppath, strerror(errno));
 		goto fail;
 	}
+	if (fstat(st->fd, &sb) < 0) {
+		snprintf(err, errlen, "stat %s: %s", st->tmppath, strerror(errno));
+		goto fail;
+	}
 	/* NFS reports a failed write-back only here */
 	rc = close(st->fd);
 	st->fd = -1;
 	if (rc < 0) {
 		snprintf(err, errlen, "close %s: %s", st->tmppath, strerror(errno));
-		goto fail;
-	}
-	if (stat(st->tmppath, &sb) < 0) {
-		snprintf(err, errlen, "stat %s: %s", st->tmppath, strerror(errno));
 		goto fail;
 	}
 	if ((unsigned long long)sb.st_size != st->size) {
@@ -401,6 +411,13 @@ int store_commit(struct store *st, char *err, size_t errlen)
 		}
 		if (link(st->tmppath, p) == 0)
 			continue;
+		if (errno == ENOENT) {
+			/* a mailbox seen for the first time */
+			if (make_maildir(st->conf, set->v[i].path, err, errlen) < 0)
+				goto fail;
+			if (link(st->tmppath, p) == 0)
+				continue;
+		}
 		if (errno != EXDEV && errno != EMLINK && errno != EPERM && errno != ENOTSUP) {
 			snprintf(err, errlen, "link %s: %s", p, strerror(errno));
 			goto fail;

@@ -226,6 +226,28 @@ static void test_abort(void)
 	ok(sub_entries(p, "new", NULL, 0) == 0, "nothing in new/ after that");
 }
 
+/* mkdir -p PATH/{tmp,new,cur}: a mailbox that exists before delivery
+ * (store_open makes a maildir only when it finds it missing). */
+static void make_box(const char *path)
+{
+	char p[CONF_PATH_MAX + 8];
+	static const char *const sub[] = { "tmp", "new", "cur" };
+
+	if ((size_t)snprintf(p, sizeof p, "%s", path) >= sizeof p)
+		return;
+	for (char *q = p + 1; *q; q++)
+		if (*q == '/') {
+			*q = '\0';
+			mkdir(p, 0700);
+			*q = '/';
+		}
+	mkdir(p, 0700);
+	for (int i = 0; i < 3; i++) {
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", path, sub[i]) < sizeof p)
+			mkdir(p, 0700);
+	}
+}
+
 /* Break the new/ of mailbox 'bad' in a way root cannot write through
  * either: a regular file, or a dangling symlink. */
 static int check_rollback(const char *label, int symlinked, int shm_box)
@@ -244,6 +266,8 @@ static int check_rollback(const char *label, int symlinked, int shm_box)
 		snprintf(p[1], sizeof p[1], "%s/%s", (const char *)"/dev/shm/postern-store-t", label);
 		set_box(&m[1], p[1]);
 	}
+	for (int i = 0; i < 3; i++)
+		make_box(p[i]);
 	if (store_open(&st, &conf, &set, err, sizeof err) < 0)
 		return ok(0, "rollback %s: open (%s)", label, err);
 	store_write(&st, "x\n", 2);
