@@ -125,13 +125,19 @@ def rcpts(n):
     return [b"user@example.test"] + [b"%duser@example.test" % i for i in range(2, n + 1)]
 
 
-def transaction(port, msg, rc):
+def transaction(port, msg, rc, tls=None):
     t0 = time.monotonic()
     c = Conn(port)
     code, l = c.reply()
     if code != 220:
         raise RuntimeError(l)
     c.cmd(b"EHLO bench.example.org", 250)
+    if tls:
+        # a full handshake per connection, as most MX-to-MX clients do
+        c.cmd(b"STARTTLS", 220)
+        c.s = tls.wrap_socket(c.s, server_hostname="mx.example.test")
+        c.buf = b""
+        c.cmd(b"EHLO bench.example.org", 250)
     c.cmd(b"MAIL FROM:<bench@example.org>", 250)
     for r in rc:
         c.cmd(b"RCPT TO:<" + r + b">", 250)
@@ -152,13 +158,19 @@ def transaction(port, msg, rc):
 def latency(argv):
     port, sessions, messages, size, nrcpt = (int(a) for a in argv[:5])
     msg, rc = body(size), rcpts(nrcpt)
+    tls = None
+    if len(argv) > 5 and argv[5] == "starttls":
+        import ssl
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
     lat, errors, lock = [], [], threading.Lock()
     per = [messages // sessions + (i < messages % sessions) for i in range(sessions)]
 
     def worker(n):
         for _ in range(n):
             try:
-                t = transaction(port, msg, rc)
+                t = transaction(port, msg, rc, tls)
                 with lock:
                     lat.append(t)
             except Exception as e:  # counted, not fatal
@@ -346,6 +358,9 @@ def table(argv):
                 limit=here if r == 1 else None)
             if r == 10:
                 row(f"   deliveries/s (files), -s {s:2d} -r {r:2d}", w, "files_per_s")
+            if "postern-listen" in rows[w]:
+                row("   same, postern in listener mode", w, "files_per_s", scale=1.0 / r,
+                    sysname="postern-listen", limit=here if r == 1 else None)
             if r == 1 and "limit" in rows[w]:
                 out.append(f"{'   fsync limit beside it, files/s':44s} {fmt(here):>10s}")
             if s == 4 and r == 1 and "postern-deliver" in rows[w]:
@@ -354,14 +369,35 @@ def table(argv):
     if w in rows:
         here = med(w, "limit", "files_per_s") or lim[4]
         row("1. inbound msg/s, -s 4 -r 1, -d (kept conn)", w, "files_per_s", limit=here)
+        if "postern-listen" in rows[w]:
+            row("   same, postern in listener mode", w, "files_per_s", sysname="postern-listen", limit=here)
         out.append(f"{'   fsync limit beside it, files/s':44s} {fmt(here):>10s}")
     if "latency-s4" in rows:
         row("1. python client 4 sessions: msg/s", "latency-s4", "msgs_per_s")
         row("   p50 ms connect->250", "latency-s4", "p50_ms", higher=False, d=2)
         row("   p99 ms connect->250", "latency-s4", "p99_ms", higher=False, d=2)
+        if "postern-listen" in rows["latency-s4"]:
+            row("   listener mode: msg/s", "latency-s4", "msgs_per_s", sysname="postern-listen")
+            row("   listener mode: p50 ms connect->250", "latency-s4", "p50_ms", higher=False, d=2, sysname="postern-listen")
+            row("   listener mode: p99 ms connect->250", "latency-s4", "p99_ms", higher=False, d=2, sysname="postern-listen")
+    if "starttls-s4" in rows:
+        row("2. STARTTLS (TLS 1.3, full handshake), 4 sessions: msg/s", "starttls-s4", "msgs_per_s")
+        row("   p50 ms connect->250", "starttls-s4", "p50_ms", higher=False, d=2)
+        row("   p99 ms connect->250", "starttls-s4", "p99_ms", higher=False, d=2)
+        if "postern-listen" in rows["starttls-s4"]:
+            row("   listener mode: msg/s", "starttls-s4", "msgs_per_s", sysname="postern-listen")
+            row("   listener mode: p50 ms connect->250", "starttls-s4", "p50_ms", higher=False, d=2, sysname="postern-listen")
+            row("   listener mode: p99 ms connect->250", "starttls-s4", "p99_ms", higher=False, d=2, sysname="postern-listen")
+    if "starttls-s32" in rows:
+        row("2. STARTTLS, 32 sessions: msg/s", "starttls-s32", "msgs_per_s")
+        if "postern-listen" in rows["starttls-s32"]:
+            row("   listener mode: msg/s", "starttls-s32", "msgs_per_s", sysname="postern-listen")
     if "banner" in rows:
         row("connect->banner median ms (200 conns)", "banner", "median_ms", higher=False, d=3)
         row("connect->banner p99 ms", "banner", "p99_ms", higher=False, d=3)
+        if "postern-listen" in rows["banner"]:
+            row("   listener mode: median ms", "banner", "median_ms", higher=False, d=3, sysname="postern-listen")
+            row("   listener mode: p99 ms", "banner", "p99_ms", higher=False, d=3, sysname="postern-listen")
     if "large" in rows:
         row("3. 100 MB DATA, MB/s to the 250", "large", "MB_per_s")
         b = med("large", "postfix", "to_maildir_MB_per_s")
