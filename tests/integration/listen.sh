@@ -274,7 +274,8 @@ service postern-listen
 }
 EOF
 	"$XINETD" -dontfork -f "$xconf" -pidfile "$TESTTMP/xinetd-wait.pid" >/dev/null 2>&1 &
-	PIDS+=("$!")
+	xpid=$!
+	PIDS+=("$xpid")
 	wait_port "$xp"
 	"$PY" - "$xp" >"$TESTTMP/xwait.out" 2>&1 <<'EOF'
 import smtplib, sys
@@ -290,9 +291,19 @@ EOF
 	n=$(grep -l '^Subject: xinetd wait' "$inst2"/mail/example.test/alice/new/* 2>/dev/null | wc -l)
 	[ "$n" -eq 3 ]
 	ok $? "all three stored (saw $n)"
+	# the listener xinetd started outlives xinetd: stop it by its PID
+	lk=$(pgrep -P "$xpid" smtp-session || true)
+	[ -n "$lk" ]
+	ok $? "xinetd's wait = yes server is one long-lived listener"
+	for k in $lk; do kill "$k"; done
+	for _ in $(seq 50); do
+		[ -z "$(pgrep -P "$xpid" smtp-session)" ] && break
+		sleep 0.1
+	done
 else
 	skip "xinetd wait = yes" "xinetd missing"
 	skip "xinetd wait = yes: stored" "xinetd missing"
+	skip "xinetd wait = yes: one listener" "xinetd missing"
 fi
 
 done_testing
