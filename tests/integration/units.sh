@@ -6,7 +6,10 @@
 . "$(dirname "$0")/../lib/common.sh"
 
 src=$SRCDIR/etc/systemd
-sockets=$(cd "$src" && ls postern-*.socket vserver/postern-*.socket)
+# per connection (Accept=yes, a service template each) and listener mode
+# (Accept=no, one plain service each: *-listen.socket)
+sockets=$(cd "$src" && ls postern-*.socket vserver/postern-*.socket | grep -v -- '-listen\.socket$')
+listeners=$(cd "$src" && ls postern-*-listen.socket 2>/dev/null)
 
 # 1. what each file says
 for s in $sockets; do
@@ -30,6 +33,36 @@ for s in $sockets; do
 	[ -z "$missing" ]
 	ok $? "$(basename "$svc"): socket I/O, sandbox, credential, ExecStart"
 	[ -z "$missing" ] || diag "missing:$missing"
+done
+
+for s in $listeners; do
+	svc=${s%.socket}.service.in
+	[ -f "$src/$svc" ]
+	ok $? "$s has its service $(basename "$svc")"
+	grep -qx 'Accept=no' "$src/$s" && ! grep -qE '^MaxConnections' "$src/$s"
+	ok $? "$s: Accept=no, no MaxConnections* (max_sessions does that job)"
+	f=$src/$svc
+	missing=
+	for l in Type=simple KillMode=mixed 'ExecReload=/bin/kill -HUP $MAINPID' \
+		Restart=on-failure StandardError=journal \
+		ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes ProtectHome=yes \
+		CapabilityBoundingSet= User=postern; do
+		grep -qx -- "$l" "$f" || missing="$missing $l"
+	done
+	grep -qE '^ReadWritePaths=.+' "$f" || missing="$missing ReadWritePaths"
+	grep -qE '^LoadCredential=tls.key:' "$f" || missing="$missing LoadCredential"
+	grep -qE '^ExecStart=@pkglibexecdir@/(smtp|pop3)-session -C @sysconfdir@/postern' "$f" ||
+		missing="$missing ExecStart"
+	grep -qx 'StandardInput=socket' "$f" && missing="$missing (StandardInput=socket)"
+	[ -z "$missing" ]
+	ok $? "$(basename "$svc"): KillMode=mixed, reload, restart, sandbox, credential, ExecStart"
+	[ -z "$missing" ] || diag "missing or wrong:$missing"
+	# the same sandbox as the per-connection service of that program
+	pc=$(sed -n 's|^ExecStart=@pkglibexecdir@/\([a-z0-9]*\)-session.*|postern-\1@.service.in|p' "$f")
+	out=$(diff <(sed -n '/^# Sandbox/,/^\[/p' "$src/$pc" | grep -v -e '^#' -e '^$' -e '^\[') \
+		<(sed -n '/^# Sandbox/,/^\[/p' "$f" | grep -v -e '^#' -e '^$' -e '^\['))
+	ok $? "$(basename "$svc"): the sandbox of $pc"
+	[ -z "$out" ] || diag "$out"
 done
 
 # the generated units name real directories, with no placeholder left
@@ -65,6 +98,14 @@ for s in $sockets; do
 		-e "s|@pkglibexecdir@/pop3-session|$BUILDDIR/pop3-session/pop3-session|" \
 		-e "s|@sysconfdir@|/etc|g; s|@localstatedir@|/var|g" \
 		"$src/$svc.in" >"$work/$(basename "$svc")"
+done
+for s in $listeners; do
+	cp "$src/$s" "$work/"
+	svc=${s%.socket}.service
+	sed -e "s|@pkglibexecdir@/smtp-session|$BUILDDIR/smtp-session/smtp-session|" \
+		-e "s|@pkglibexecdir@/pop3-session|$BUILDDIR/pop3-session/pop3-session|" \
+		-e "s|@sysconfdir@|/etc|g; s|@localstatedir@|/var|g" \
+		"$src/$svc.in" >"$work/$svc"
 done
 for f in "$work"/*; do
 	out=$(cd "$work" && systemd-analyze verify --man=no "./$(basename "$f")" 2>&1)
