@@ -8,12 +8,11 @@
 #include <unistd.h>
 #include <sysexits.h>
 
-#include "listen.h"
 #include "log.h"
 #include "peer.h"
 #include "access.h"
 #include "pop3.h"
-#include "priv.h"
+#include "startup.h"
 
 static const char usage[] =
 	"usage: pop3-session [-C DIR]\n"
@@ -24,74 +23,28 @@ static const char usage[] =
 	"  -C DIR   instance directory (default " CONF_DEFAULT_DIR ")\n"
 	"  -h, --help  this text\n";
 
+/* Listener mode, max_sessions_per_ip reached for this address. */
+static void refuse_busy(const struct conf *c)
+{
+	(void)c;
+	fputs("-ERR [SYS/TEMP] too many connections from your address, try again later\r\n",
+	      stdout);
+}
+
+static const struct startup start = {
+	.prog = "pop3-session",
+	.usage = usage,
+	.conf_error = "-ERR [SYS/TEMP] server configuration error, try again later\r\n",
+	.refuse_busy = refuse_busy,
+};
+
 int main(int argc, char **argv)
 {
 	static struct session s;
-	const char *dir = NULL;
-	char err[CONF_ERR_MAX + CONF_PATH_MAX];
-	int busy;
+	int status;
 
-	log_init("pop3-session");
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "-C") && i + 1 < argc) {
-			dir = argv[++i];
-		} else {
-			fputs(usage, stderr);
-			return EX_USAGE;
-		}
-	}
-	busy = listen_start(dir);
-	signal(SIGPIPE, SIG_IGN);
-	if (conf_load(&s.conf, dir, err, sizeof err) < 0) {
-		log_error("%s", err);
-		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
-		return EX_CONFIG;
-	}
-	if (busy) {
-		struct logline l;
-
-		peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
-		log_begin(&l, "busy");
-		log_s(&l, "ip", s.ip);
-		log_u(&l, "max_sessions_per_ip", s.conf.max_sessions_per_ip);
-		log_end(&l);
-		fputs("-ERR [SYS/TEMP] too many connections from your address, try again later\r\n",
-		      stdout);
-		fflush(stdout);
-		return 0;
-	}
-	/* As root, what needs root happens before any network input: the
-	 * PAM monitor forks and the key file is read. */
-	if (pammon_start(&s.pam, &s.conf, s.conf.tls != TLS_OFF || s.conf.auth_plaintext,
-			 err, sizeof err) < 0) {
-		log_error("PAM monitor: %s", err);
-		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
-		return EX_TEMPFAIL;
-	}
-	if (s.conf.tls != TLS_OFF) {
-		/* the key bytes only: OpenSSL is loaded when TLS starts */
-		s.tls = tlsm_server(&s.conf, err, sizeof err);
-		if (s.tls && geteuid() == 0 && tlsm_preload(s.tls, err, sizeof err) < 0) {
-			tlsm_close(s.tls);
-			s.tls = NULL;
-		}
-		if (!s.tls) {
-			log_error("tls: %s", err);
-			if (s.conf.tls == TLS_IMPLICIT) {
-				pammon_stop(&s.pam);
-				return EX_CONFIG;
-			}
-			/* still serve, without STLS (and so without passwords) */
-		}
-	}
-	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
-		log_error("%s", err);
-		fputs("-ERR [SYS/TEMP] server configuration error, try again later\r\n", stdout);
-		return EX_CONFIG;
-	}
+	if (startup(argc, argv, &start, &s.conf, &s.pam, &s.tls, &status) < 0)
+		return status;
 	session_init(&s);
 	s.started = io_now_ms();
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;

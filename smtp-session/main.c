@@ -13,11 +13,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "listen.h"
 #include "log.h"
 #include "peer.h"
-#include "priv.h"
 #include "smtp.h"
+#include "startup.h"
 #include "str.h"
 
 static const char usage[] =
@@ -83,81 +82,27 @@ static int pregreet(struct session *s)
 }
 
 /* Listener mode, max_sessions_per_ip reached for this address. */
-static void refuse_busy(struct session *s)
+static void refuse_busy(const struct conf *c)
 {
-	struct logline l;
-
-	peer_address(0, s->ip, sizeof s->ip, s->port, sizeof s->port);
-	log_begin(&l, "busy");
-	log_s(&l, "ip", s->ip);
-	log_u(&l, "max_sessions_per_ip", s->conf.max_sessions_per_ip);
-	log_end(&l);
 	printf("421 4.7.0 %s Too many connections from your address, try again later\r\n",
-	       s->conf.hostname);
-	fflush(stdout);
+	       c->hostname);
 }
+
+static const struct startup start = {
+	.prog = "smtp-session",
+	.usage = usage,
+	.conf_error = "421 4.3.0 Server configuration error, try again later\r\n",
+	.refuse_busy = refuse_busy,
+};
 
 int main(int argc, char **argv)
 {
 	static struct session s;
-	const char *dir = NULL;
-	char err[CONF_ERR_MAX + CONF_PATH_MAX];
-	int busy;
 	struct logline l;
+	int status;
 
-	log_init("smtp-session");
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "-C") && i + 1 < argc) {
-			dir = argv[++i];
-		} else {
-			fputs(usage, stderr);
-			return EX_USAGE;
-		}
-	}
-	busy = listen_start(dir);
-	signal(SIGPIPE, SIG_IGN);
-	if (conf_load(&s.conf, dir, err, sizeof err) < 0) {
-		log_error("%s", err);
-		/* a client is waiting: tell it to come back later */
-		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
-		return EX_CONFIG;
-	}
-	if (busy) {
-		refuse_busy(&s);
-		return 0;
-	}
-	/* As root, everything that needs root happens now, before a byte
-	 * of network input: the PAM monitor forks, the key file is read. */
-	if (pammon_start(&s.pam, &s.conf, s.conf.tls != TLS_OFF || s.conf.auth_plaintext,
-			 err, sizeof err) < 0) {
-		log_error("PAM monitor: %s", err);
-		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
-		return EX_TEMPFAIL;
-	}
-	if (s.conf.tls != TLS_OFF) {
-		/* the key bytes only: OpenSSL is loaded when TLS starts */
-		s.tls = tlsm_server(&s.conf, err, sizeof err);
-		if (s.tls && geteuid() == 0 && tlsm_preload(s.tls, err, sizeof err) < 0) {
-			tlsm_close(s.tls);
-			s.tls = NULL;
-		}
-		if (!s.tls) {
-			log_error("tls: %s", err);
-			if (s.conf.tls == TLS_IMPLICIT) {
-				pammon_stop(&s.pam);
-				return EX_CONFIG;
-			}
-			/* mail still flows in clear; STARTTLS is not offered */
-		}
-	}
-	if (priv_drop(s.conf.user, err, sizeof err) < 0) {
-		log_error("%s", err);
-		fputs("421 4.3.0 Server configuration error, try again later\r\n", stdout);
-		return EX_CONFIG;
-	}
+	if (startup(argc, argv, &start, &s.conf, &s.pam, &s.tls, &status) < 0)
+		return status;
 	session_init(&s);
 	s.started = io_now_ms();
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
