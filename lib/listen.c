@@ -19,6 +19,7 @@
 #include "log.h"
 #include "priv.h"
 #include "str.h"
+#include "tlsmod.h"
 
 /* systemd passes sockets from fd 3 on */
 #define LISTEN_FD0 3
@@ -179,6 +180,9 @@ static int load_limits(const char *dir, struct limits *lim)
 		lim->max_per_ip = c->max_sessions_per_ip;
 		/* the children drop to this user: look it up once here */
 		priv_remember(c->user);
+		/* and load the TLS module once for all of them */
+		if (c->tls != TLS_OFF && tlsm_warm(c, err, sizeof err) < 0)
+			log_warn("listener: TLS module not preloaded: %s", err);
 	}
 	free(c);
 	return rc;

@@ -25,4 +25,5 @@ const struct tls_module postern_tls_module = {
 	.cipher_bits = tls_cipher_bits,
 	.reused = tls_reused,
 	.close = tls_close,
+	.warm = tls_warm,
 };

@@ -134,6 +134,19 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char iv[EVP_MAX_
 	return i == 0 ? 1 : 2;
 }
 
+int tls_warm(void)
+{
+	SSL_CTX *ctx;
+
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL))
+		return -1;
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 static int common_ctx(struct tls *t, int min_version)
 {
 	/* the system openssl.cnf is not read: it costs start-up time and

@@ -66,4 +66,9 @@ int tls_reused(const struct tls *t);            /* resumed from a ticket */
 /* Send close_notify (best effort, never blocks long) and free. */
 void tls_close(struct tls *t);
 
+/* Initialise OpenSSL and let it fetch the server side's algorithms
+ * once, with no instance state: a process that forks sessions calls
+ * this first so its children find the caches filled.  0 or -1. */
+int tls_warm(void);
+
 #endif

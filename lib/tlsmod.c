@@ -80,7 +80,7 @@ static int check(struct tlsm *t, const struct tls_module *m)
 		return -1;
 	}
 	if (!m->server || !m->accept || !m->io_ops || !m->error || !m->version_name ||
-	    !m->cipher || !m->cipher_bits || !m->reused || !m->close) {
+	    !m->cipher || !m->cipher_bits || !m->reused || !m->close || !m->warm) {
 		snprintf(t->err, sizeof t->err, "%s: incomplete function table", t->path);
 		return -1;
 	}
@@ -116,6 +116,25 @@ int tlsm_load(struct tlsm *t)
 	}
 	t->m = loaded;
 	return 0;
+}
+
+int tlsm_warm(const struct conf *c, char *err, size_t errlen)
+{
+	struct tlsm *t = tlsm_server(c, err, errlen);
+	int rc;
+
+	if (!t)
+		return -1;
+	rc = tlsm_load(t);
+	if (rc < 0)
+		snprintf(err, errlen, "%s", tlsm_error(t));
+	else if (t->m->warm() < 0) {
+		snprintf(err, errlen, "OpenSSL initialisation failed");
+		rc = -1;
+	}
+	/* the module stays: `loaded' is never closed */
+	tlsm_close(t);
+	return rc;
 }
 
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline)

@@ -55,6 +55,9 @@ struct tls_module {
 	int (*cipher_bits)(const struct tls *t);
 	int (*reused)(const struct tls *t);
 	void (*close)(struct tls *t);
+	/* initialise OpenSSL and fill its algorithm caches, no instance
+	 * state (listener mode, before forking): 0 or -1 */
+	int (*warm)(void);
 };
 
 /* A session's TLS: file bytes now, the module at the first handshake. */
@@ -71,6 +74,14 @@ int tlsm_preload(struct tlsm *t, char *err, size_t errlen);
 /* Load and check the module now (STARTTLS does this before it answers
  * 220).  0, or -1 with the reason in tlsm_error(). */
 int tlsm_load(struct tlsm *t);
+
+/* Load the module for instance c now, keep it and initialise OpenSSL:
+ * later sessions of this process and of the children it forks find the
+ * module loaded and OpenSSL's algorithm tables filled (listener mode
+ * does this once, so no child pays for it; OpenSSL reseeds its random
+ * generator in a forked child by itself).  No file of the instance is
+ * read and no TLS context is kept.  0, or -1 with err set. */
+int tlsm_warm(const struct conf *c, char *err, size_t errlen);
 
 /* The handshake on rfd/wfd, as tls_accept(); loads the module first. */
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline);

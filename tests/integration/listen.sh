@@ -243,6 +243,41 @@ out=$(probe "$pc" 1)
 case $out in 220*) r=0 ;; *) r=1 ;; esac
 ok $r "Accept=yes (connected fd 3, LISTEN_FDS=1): served per connection"
 
+# 8b. TLS through a listener: the parent loaded the TLS module and set up
+#     OpenSSL once; each child still reads the key itself and handshakes
+tinst=$TESTTMP/listen-tls
+make_instance "$tinst" "tls = starttls" "tls_cert = cert.pem" "tls_key = key.pem" \
+	"tls_ticket_key = tickets" "max_sessions_per_ip = 0"
+make_tls "$tinst"
+[ "$(id -u)" -eq 0 ] && chown -R postern:postern "$tinst" && chown root:root "$tinst/key.pem" "$tinst/tickets"
+pt=$(free_port)
+listen "$pt" -- "$SMTP" -C "$tinst"
+wait_port "$pt"
+"$PY" - "$pt" >"$TESTTMP/ltls.out" 2>&1 <<'EOF'
+import smtplib, ssl, sys, threading
+port = int(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ok = []
+def one(i):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+    s.starttls(context=ctx)
+    s.sendmail("s@example.org", ["bob@example.test"], "Subject: tls %d\r\n\r\nx\r\n" % i)
+    s.quit()
+    ok.append(i)
+ts = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join(30) for t in ts]
+print("sent", len(ok))
+EOF
+grep -q '^sent 8$' "$TESTTMP/ltls.out"
+ok $? "STARTTLS through a listener: 8 concurrent smtplib clients delivered"
+[ "$(grep -c 'event=tls .*version=TLSv1.3' "$log")" -ge 8 ]
+ok $? "each child did its own TLS 1.3 handshake"
+! grep -q 'TLS module not preloaded' "$log"
+ok $? "the listener preloaded the TLS module and OpenSSL without a warning"
+
 # 9. garbage LISTEN_FDS is refused, naming it
 bash -c 'export LISTEN_PID=$$ LISTEN_FDS=x; exec "$0" -C "$1"' "$SMTP" "$inst2" </dev/null >"$TESTTMP/garbage.out" 2>&1
 rc=$?
