@@ -108,9 +108,11 @@ serve() {
 
 stop_all() {
 	local p
+	# "|| true": scripts under set -e (bench/) must not stop at the first
+	# server's exit status and leave the others running
 	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	PIDS=()
 }
