@@ -342,7 +342,10 @@ class Watch:
     """The session under one systemd-socket-activate: its pid, the peak
     of its VmHWM while it lives, and when it ended."""
     def __init__(self, name):
-        self.pid = child_of(ssa[name])
+        # not the baseline session, which may still be exiting (slowly
+        # in an ASan build, which checks for leaks at exit)
+        self.pid = child_of(ssa[name], exclude=seen)
+        seen.add(self.pid)
         self.hwm = 0
         self.ended = None
         self.t = threading.Thread(target=self.run, daemon=True)
@@ -361,8 +364,11 @@ class Watch:
         return self.ended is not None
 
 # baseline: a session that only got the banner and a NOOP
+seen = set()
 c = Conn(port["line"]); c.reply(); c.cmd("NOOP")
-base = vm(child_of(ssa["line"])) or 0
+bpid = child_of(ssa["line"])
+seen.add(bpid)
+base = (vm(bpid) if bpid else None) or 0
 c.cmd("QUIT"); c.close()
 diag("baseline session VmHWM %d KiB%s" % (base, " (ASan build)" if asan else ""))
 # flat: at most 1.5 MiB over a fresh session; 8 MiB absolute without ASan

@@ -140,12 +140,13 @@ def children(ppid):
     return out
 
 
-def child_of(ppid, wait=5.0):
+def child_of(ppid, wait=5.0, exclude=()):
     """The one child of ppid (a session under systemd-socket-activate),
-    waiting up to `wait` seconds for it to appear."""
+    waiting up to `wait` seconds for it to appear; pids in exclude (an
+    earlier session that may still be exiting) are not it."""
     end = time.time() + wait
     while time.time() < end:
-        c = children(ppid)
+        c = [p for p in children(ppid) if p not in exclude]
         if c:
             return c[0]
         time.sleep(0.01)
