@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
+#include "map.h"
 #include "priv.h"
 #include "str.h"
 #include "tlsmod.h"
@@ -167,6 +169,22 @@ struct limits {
 	unsigned max_sessions, max_per_ip;
 };
 
+/* The maps the children will read, opened here (map.h, maps_warm) and
+ * looked at again at most once a second. */
+static char maps_dir[CONF_PATH_MAX];
+static struct timespec maps_checked;
+
+static void warm_maps(int force)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!maps_dir[0] || (!force && now.tv_sec - maps_checked.tv_sec < 1))
+		return;
+	maps_checked = now;
+	maps_warm(maps_dir);
+}
+
 static int load_limits(const char *dir, struct limits *lim)
 {
 	struct conf *c = xmalloc(sizeof *c);
@@ -180,6 +198,8 @@ static int load_limits(const char *dir, struct limits *lim)
 		lim->max_per_ip = c->max_sessions_per_ip;
 		/* the children drop to this user: look it up once here */
 		priv_remember(c->user);
+		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
+		warm_maps(1);
 		/* and load the TLS module once for all of them */
 		if (c->tls != TLS_OFF && tlsm_warm(c, err, sizeof err) < 0)
 			log_warn("listener: TLS module not preloaded: %s", err);
@@ -332,6 +352,7 @@ int listen_serve(const int *lfds, int n, const char *dir)
 				}
 				key_of(&ss, key);
 				busy = lim.max_per_ip && listen_table_count(&t, key) >= lim.max_per_ip;
+				warm_maps(0);
 				pid = fork();
 				if (pid == 0) {
 					become_session(c, lfds, n);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cdb.h>
@@ -54,8 +55,9 @@ void maps_close(struct maps *ms)
 	for (i = 0; i < MAP_NKINDS; i++) {
 		struct map *m = &ms->m[i];
 
-		if (m->state == 1)
+		if (m->state == 1 && !m->inherited)
 			cdb_free(&m->cdb);
+		m->inherited = 0;
 		if (m->fd >= 0)
 			close(m->fd);
 		m->fd = -1;
@@ -87,13 +89,101 @@ static int layout_ok(const struct cdb *c)
 	return expect == fsize;
 }
 
+/* maps_warm()'s maps, inherited by the children a listener forks. */
+static struct {
+	char dir[1024];
+	struct {
+		int ok;
+		struct stat st;
+		struct cdb cdb;
+	} m[MAP_NKINDS];
+} warm;
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Could this process open the file for reading?  The sessions drop to
+ * one uid and one gid (priv.c sets no other groups). */
+static int may_read(const struct stat *st)
+{
+	uid_t u = geteuid();
+
+	if (u == 0)
+		return 1;
+	if (st->st_uid == u)
+		return (st->st_mode & S_IRUSR) != 0;
+	if (st->st_gid == getegid())
+		return (st->st_mode & S_IRGRP) != 0;
+	return (st->st_mode & S_IROTH) != 0;
+}
+
+static int open_checked(const char *path, struct cdb *c, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -1;
+	if ((st && fstat(fd, st) < 0) || cdb_init(c, fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (!layout_ok(c)) {
+		cdb_free(c);
+		close(fd);
+		errno = EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+void maps_warm(const char *dir)
+{
+	char path[sizeof warm.dir + 16];
+	struct stat st;
+
+	if (strcmp(warm.dir, dir) != 0) {
+		for (int k = 0; k < MAP_NKINDS; k++)
+			if (warm.m[k].ok) {
+				close(cdb_fileno(&warm.m[k].cdb));
+				cdb_free(&warm.m[k].cdb);
+				warm.m[k].ok = 0;
+			}
+		if (snprintf(warm.dir, sizeof warm.dir, "%s", dir) >= (int)sizeof warm.dir) {
+			warm.dir[0] = '\0';
+			return;
+		}
+	}
+	for (int k = 0; k < MAP_NKINDS; k++) {
+		if (snprintf(path, sizeof path, "%s/%s.cdb", warm.dir, names[k]) >= (int)sizeof path)
+			continue;
+		if (warm.m[k].ok && stat(path, &st) == 0 && same_file(&st, &warm.m[k].st))
+			continue;
+		if (warm.m[k].ok) {
+			close(cdb_fileno(&warm.m[k].cdb));
+			cdb_free(&warm.m[k].cdb);
+			warm.m[k].ok = 0;
+		}
+		warm.m[k].ok = open_checked(path, &warm.m[k].cdb, &warm.m[k].st) >= 0;
+	}
+}
+
 static int map_open(struct maps *ms, struct map *m, enum map_kind k)
 {
 	char path[sizeof ms->dir + 16];
+	struct stat st;
 	int fd;
 
 	if (snprintf(path, sizeof path, "%s/%s.cdb", ms->dir, names[k]) >= (int)sizeof path)
 		return -1;
+	if (warm.m[k].ok && strcmp(warm.dir, ms->dir) == 0 && stat(path, &st) == 0 &&
+	    same_file(&st, &warm.m[k].st) && may_read(&st)) {
+		m->cdb = warm.m[k].cdb;
+		m->inherited = 1;
+		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;

@@ -15,6 +15,7 @@ enum map_kind { MAP_DOMAINS, MAP_ALIASES, MAP_USERS, MAP_RELAY, MAP_ROUTES, MAP_
 struct map {
 	int state;        /* 0 not tried, 1 open, -1 failed */
 	int fd;
+	int inherited;    /* the mapping is maps_warm()'s, not ours to free */
 	struct cdb cdb;
 };
 
@@ -28,6 +29,15 @@ int map_kind_from_name(const char *name);       /* -1 when unknown */
 
 void maps_init(struct maps *ms, const char *dir);
 void maps_close(struct maps *ms);
+
+/* Listener mode: open and check dir's maps in this process now (again
+ * only for a file that changed).  A child forked afterwards uses such a
+ * mapping instead of opening the file when the file at the path is still
+ * the same one (device, inode, size, modification time: a map rebuilt by
+ * postern-map is a new file) and its owner, group and mode let the child
+ * read it, so every other case, a missing or unreadable map included,
+ * goes the usual way. */
+void maps_warm(const char *dir);
 
 /* 1 found (*val, *vlen point into the mapping, valid until maps_close),
  * 0 not found, -1 map missing/unreadable/corrupt. */

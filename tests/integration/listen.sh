@@ -90,6 +90,43 @@ pids=$(grep 'event=connect' "$log" | sed -E 's/^smtp-session\[([0-9]+)\].*/\1/' 
 [ "$pids" -ge 21 ]
 ok $? "one process per connection (distinct pids in the connect lines: $pids)"
 
+# 2b. the listener keeps the maps open for its children, and a child
+#     takes such a mapping only while the file is the same and readable
+#     to it: a rebuilt aliases map counts at once; a map the mail user may
+#     not read fails closed as it would per connection
+sleep 1.1       # the listener looks at its maps at most once a second
+printf 'fresh@example.test: bob@example.test\n' >>"$inst2/aliases"
+"$BUILDDIR/tools/postern-map" -q -C "$inst2" aliases
+[ "$(id -u)" -eq 0 ] && chown postern:postern "$inst2/aliases.cdb"
+"$PY" - "$port2" >"$TESTTMP/fresh.out" 2>&1 <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.sendmail("s@example.org", ["fresh@example.test"], "Subject: fresh alias\r\n\r\nx\r\n")
+s.quit()
+print("sent")
+EOF
+grep -q '^sent' "$TESTTMP/fresh.out" && grep -l '^Subject: fresh alias' "$inst2"/mail/example.test/bob/new/* >/dev/null 2>&1
+ok $? "an alias added and compiled while the listener runs works at the next connection"
+if [ "$(id -u)" -eq 0 ]; then
+	sleep 1.1
+	chown root:root "$inst2/domains.cdb"
+	chmod 600 "$inst2/domains.cdb"
+	"$PY" - "$port2" >"$TESTTMP/unread.out" 2>&1 <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo("x")
+s.mail("s@example.org")
+print("rcpt", s.rcpt("bob@example.test")[0])
+s.quit()
+EOF
+	grep -q '^rcpt 4' "$TESTTMP/unread.out"
+	ok $? "a domains.cdb the mail user cannot read: RCPT gets a 4xx, not the listener's copy ($(tr '\n' ' ' <"$TESTTMP/unread.out"))"
+	chown postern:postern "$inst2/domains.cdb"
+	chmod 644 "$inst2/domains.cdb"
+else
+	skip "unreadable map fails closed" "needs root"
+fi
+
 # A small client: open N connections, print each first line; then act.
 probe() {       # probe PORT N [hold-seconds]: print banners of N connections held open
 	"$PY" - "$@" <<'EOF'
