@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "str.h"
+#include "log.h"
 #include "tlsmod.h"
 
 struct tlsm {
@@ -150,6 +151,25 @@ int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline)
 void tlsm_io_ops(struct tlsm *t, struct io_ops *ops)
 {
 	t->m->io_ops(t->t, ops);
+}
+
+int tlsm_start(struct tlsm *t, struct io_in *in, struct io_out *out, struct io_ops *ops,
+	       const char *ip, int idle_ms, int64_t deadline)
+{
+	struct logline l;
+
+	if (tlsm_accept(t, 0, 1, idle_ms, deadline) < 0)
+		return -1;
+	tlsm_io_ops(t, ops);
+	in->ops = ops;
+	out->ops = ops;
+	log_begin(&l, "tls");
+	log_s(&l, "ip", ip);
+	log_s(&l, "version", tlsm_version(t));
+	log_s(&l, "cipher", tlsm_cipher(t));
+	log_s(&l, "resumed", tlsm_reused(t) ? "yes" : "no");
+	log_end(&l);
+	return 0;
 }
 
 const char *tlsm_error(const struct tlsm *t)

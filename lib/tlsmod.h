@@ -87,6 +87,12 @@ int tlsm_warm(const struct conf *c, char *err, size_t errlen);
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline);
 void tlsm_io_ops(struct tlsm *t, struct io_ops *ops);
 
+/* A session's handshake on fds 0/1, then its buffers in and out run
+ * through TLS (ops is the session's storage for the TLS I/O hooks) and
+ * event=tls is logged for ip.  0, or -1 with the reason in tlsm_error(). */
+int tlsm_start(struct tlsm *t, struct io_in *in, struct io_out *out, struct io_ops *ops,
+	       const char *ip, int idle_ms, int64_t deadline);
+
 const char *tlsm_error(const struct tlsm *t);     /* "" when none */
 const char *tlsm_version(const struct tlsm *t);   /* "TLSv1.3", "" before */
 const char *tlsm_cipher(const struct tlsm *t);

@@ -12,20 +12,10 @@
 
 int session_tls_begin(struct session *s)
 {
-	struct logline l;
-
-	if (tlsm_accept(s->tls, 0, 1, (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
+	if (tlsm_start(s->tls, &s->in, &s->out, &s->tls_ops, s->ip,
+		       (int)s->conf.idle_timeout * 1000, s->deadline) < 0)
 		return -1;
-	tlsm_io_ops(s->tls, &s->tls_ops);
-	s->in.ops = &s->tls_ops;
-	s->out.ops = &s->tls_ops;
 	s->tls_on = 1;
-	log_begin(&l, "tls");
-	log_s(&l, "ip", s->ip);
-	log_s(&l, "version", tlsm_version(s->tls));
-	log_s(&l, "cipher", tlsm_cipher(s->tls));
-	log_s(&l, "resumed", tlsm_reused(s->tls) ? "yes" : "no");
-	log_end(&l);
 	return 0;
 }
 
