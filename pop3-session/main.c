@@ -1,12 +1,7 @@
 /* pop3-session: a POP3 server on fds 0 and 1, one process per connection. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sysexits.h>
 
 #include "log.h"
 #include "peer.h"
@@ -83,40 +78,7 @@ int main(int argc, char **argv)
 		session_end(&s, "tls-failed");
 		goto out;
 	}
-	session_banner(&s);
-	for (;;) {
-		char *line;
-		size_t len;
-		int crlf;
-		int r = io_getline(&s.in, s.conf.line_max, &line, &len, &crlf);
-
-		if (r == IO_LONG) {
-			s.errors++;
-			if (++s.long_lines >= 3) {
-				session_reply(&s, "-ERR too many overlong lines, closing connection");
-				session_end(&s, "long-lines");
-				break;
-			}
-			session_reply(&s, "-ERR line too long");
-			if (s.errors >= s.conf.max_errors) {
-				session_reply(&s, "-ERR too many errors, closing connection");
-				session_end(&s, "too-many-errors");
-				break;
-			}
-			continue;
-		}
-		if (r != IO_OK) {
-			/* RFC 1939 3: a dropped or timed-out session never
-			 * reaches UPDATE, so nothing is deleted */
-			if (r == IO_TIMEOUT)
-				session_reply(&s, "-ERR timeout, closing connection");
-			session_end(&s, r == IO_TIMEOUT ? "timeout" : r == IO_EOF ? "eof" : "io-error");
-			break;
-		}
-		if (session_command(&s, line, len) < 0)
-			break;
-	}
-	io_flush(&s.out);
+	session_run(&s);
 out:
 	tlsm_close(s.tls);
 	pammon_stop(&s.pam);

@@ -56,6 +56,8 @@ struct session {
 /* session.c */
 void session_init(struct session *s);
 void session_banner(struct session *s);
+/* The banner, then commands until the session ends; output flushed. */
+void session_run(struct session *s);
 /* Process one command line; 0 to go on, -1 to end the session. */
 int session_command(struct session *s, char *line, size_t len);
 void session_reply(struct session *s, const char *text);

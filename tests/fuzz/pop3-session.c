@@ -103,40 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.in.deadline = s.out.deadline = s.deadline;
 	s.in.flush = &s.out;
 
-	/* the loop of pop3-session/main.c */
-	session_banner(&s);
-	quit_seen = 0;
-	for (;;) {
-		char *line;
-		size_t len;
-		int crlf;
-		int r = io_getline(&s.in, s.conf.line_max, &line, &len, &crlf);
-
-		if (r == IO_LONG) {
-			s.errors++;
-			if (++s.long_lines >= 3) {
-				session_reply(&s, "-ERR too many overlong lines, closing connection");
-				session_end(&s, "long-lines");
-				break;
-			}
-			session_reply(&s, "-ERR line too long");
-			if (s.errors >= s.conf.max_errors) {
-				session_reply(&s, "-ERR too many errors, closing connection");
-				session_end(&s, "too-many-errors");
-				break;
-			}
-			continue;
-		}
-		if (r != IO_OK) {
-			session_end(&s, "eof");
-			break;
-		}
-		if (session_command(&s, line, len) < 0) {
-			quit_seen = s.quit;
-			break;
-		}
-	}
-	io_flush(&s.out);
+	/* what main.c runs */
+	session_run(&s);
+	quit_seen = s.quit;
 
 	if (f.outlen < f.outcap) {
 		fuzz_check_lines(f.out, f.outlen, NULL);

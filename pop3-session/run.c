@@ -1,0 +1,42 @@
+/* pop3-session: the banner and the command loop of one connection. */
+#include "config.h"
+
+#include "pop3.h"
+
+void session_run(struct session *s)
+{
+	session_banner(s);
+	for (;;) {
+		char *line;
+		size_t len;
+		int crlf;
+		int r = io_getline(&s->in, s->conf.line_max, &line, &len, &crlf);
+
+		if (r == IO_LONG) {
+			s->errors++;
+			if (++s->long_lines >= 3) {
+				session_reply(s, "-ERR too many overlong lines, closing connection");
+				session_end(s, "long-lines");
+				break;
+			}
+			session_reply(s, "-ERR line too long");
+			if (s->errors >= s->conf.max_errors) {
+				session_reply(s, "-ERR too many errors, closing connection");
+				session_end(s, "too-many-errors");
+				break;
+			}
+			continue;
+		}
+		if (r != IO_OK) {
+			/* RFC 1939 3: a dropped or timed-out session never
+			 * reaches UPDATE, so nothing is deleted */
+			if (r == IO_TIMEOUT)
+				session_reply(s, "-ERR timeout, closing connection");
+			session_end(s, r == IO_TIMEOUT ? "timeout" : r == IO_EOF ? "eof" : "io-error");
+			break;
+		}
+		if (session_command(s, line, len) < 0)
+			break;
+	}
+	io_flush(&s->out);
+}
