@@ -1,6 +1,8 @@
 /* OpenSSL over fds for io_in/io_out, built only when a handshake is due; see tls.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "str.h"
 #include "tls.h"
@@ -243,8 +246,10 @@ static int client_ctx(struct tls *t)
 {
 	if (common_ctx(t, t->min_version) < 0)
 		return -1;
-	if (t->cafile[0] ? SSL_CTX_load_verify_locations(t->ctx, t->cafile, NULL) != 1
-			 : SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+	/* without verify: encryption against a passive eavesdropper, as
+	 * RFC 7435 describes, and no trust store to load */
+	if (t->verify && (t->cafile[0] ? SSL_CTX_load_verify_locations(t->ctx, t->cafile, NULL) != 1
+				       : SSL_CTX_set_default_verify_paths(t->ctx) != 1)) {
 		set_err(t, "trust store");
 		return -1;
 	}
@@ -280,9 +285,20 @@ static int handshake(struct tls *t, int rfd, int wfd, int idle_ms, int64_t deadl
 		return -1;
 	}
 	if (!t->server && t->servername[0]) {
-		SSL_set_tlsext_host_name(t->ssl, t->servername);
-		if (t->verify)
-			SSL_set1_host(t->ssl, t->servername);
+		unsigned char ip[16];
+		int is_ip = inet_pton(AF_INET, t->servername, ip) == 1 ||
+			    inet_pton(AF_INET6, t->servername, ip) == 1;
+		X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+
+		/* SNI carries host names only; an address is checked
+		 * against the certificate's IP entries */
+		if (!is_ip)
+			SSL_set_tlsext_host_name(t->ssl, t->servername);
+		if (t->verify && (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, t->servername)
+					: X509_VERIFY_PARAM_set1_host(vp, t->servername, 0)) != 1) {
+			set_err(t, "setting the name to verify");
+			return -1;
+		}
 	}
 	for (;;) {
 		int r, e, w;
@@ -309,6 +325,12 @@ static int handshake(struct tls *t, int rfd, int wfd, int idle_ms, int64_t deadl
 		    (e == SSL_ERROR_SYSCALL && !ERR_peek_error())) {
 			snprintf(t->err, sizeof t->err, "connection closed in handshake%s",
 				 BIO_number_read(SSL_get_rbio(t->ssl)) == 0 ? " (no ClientHello)" : "");
+			return -1;
+		}
+		if (!t->server && t->verify && SSL_get_verify_result(t->ssl) != X509_V_OK) {
+			snprintf(t->err, sizeof t->err, "certificate verification failed: %s",
+				 X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
+			ERR_clear_error();
 			return -1;
 		}
 		set_err(t, "handshake failed");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "relay-smtp.h"
+#include "sasl.h"
 #include "str.h"
 
 #define IOBUF 16384
@@ -217,16 +218,16 @@ static int auth(struct smtpc *s, const struct route *r)
 		memcpy(raw + 1, r->auth_user, ul);
 		raw[ul + 1] = '\0';
 		memcpy(raw + ul + 2, pw, pl);
-		rtls_base64((unsigned char *)raw, ul + pl + 2, b64, sizeof b64);
+		b64_encode((unsigned char *)raw, ul + pl + 2, b64);
 		c = command(s, "AUTH PLAIN %s\r\n", b64);
 	} else if (s->ext & EXT_AUTH_LOGIN) {
 		c = command(s, "AUTH LOGIN\r\n");
 		if (c == 334) {
-			rtls_base64((const unsigned char *)r->auth_user, ul, b64, sizeof b64);
+			b64_encode((const unsigned char *)r->auth_user, ul, b64);
 			c = command(s, "%s\r\n", b64);
 		}
 		if (c == 334) {
-			rtls_base64((const unsigned char *)pw, pl, b64, sizeof b64);
+			b64_encode((const unsigned char *)pw, pl, b64);
 			c = command(s, "%s\r\n", b64);
 		}
 	} else {
@@ -293,13 +294,14 @@ int smtpc_open(struct smtpc *s, const struct route *r, const char *hostname,
 		} else {
 			/* nothing the server sent before the handshake counts */
 			io_discard(&s->in);
-			if (rtls_connect(&s->tls, s->fd, r->host[0] && !r->literal ? r->host : hostname,
-					 r->tls == TLSP_VERIFY, cafile, s->idle_ms,
-					 io_now_ms() + (int64_t)timeout_s * 1000) < 0) {
-				seterr(s, "%s: %s", s->peer, s->tls.err);
+			s->tls = tls_client(r->host[0] && !r->literal ? r->host : hostname, cafile,
+					    r->tls == TLSP_VERIFY, TLS_MIN_12);
+			if (tls_connect(s->tls, s->fd, s->fd, s->idle_ms,
+					io_now_ms() + (int64_t)timeout_s * 1000) < 0) {
+				seterr(s, "%s: TLS %s", s->peer, tls_error(s->tls));
 				return -1;
 			}
-			rtls_io_ops(&s->tls, &s->ops);
+			tls_io_ops(s->tls, &s->ops);
 			s->in.ops = s->out.ops = &s->ops;
 			s->tls_on = 1;
 			if (greet(s, r->helo) < 0)
@@ -506,8 +508,8 @@ void smtpc_close(struct smtpc *s)
 			get_reply(s);
 		}
 	}
-	if (s->tls_on)
-		rtls_close(&s->tls);
+	tls_close(s->tls);
+	s->tls = NULL;
 	if (s->fd >= 0) {
 		io_in_free(&s->in);
 		io_out_free(&s->out);

@@ -10,7 +10,7 @@
 #include "queue.h"
 #include "relay-reply.h"
 #include "relay-route.h"
-#include "relay-tls.h"
+#include "tls.h"
 
 enum {
 	EXT_PIPELINING = 1, EXT_SIZE = 2, EXT_8BITMIME = 4, EXT_STARTTLS = 8,
@@ -22,7 +22,7 @@ struct smtpc {
 	struct io_in in;
 	struct io_out out;
 	struct io_ops ops;
-	struct rtls tls;
+	struct tls *tls;        /* lib/tls.c client, once STARTTLS is done */
 	int tls_on;
 	int idle_ms;
 	unsigned ext;
