@@ -20,6 +20,7 @@
 #include "log.h"
 #include "map.h"
 #include "priv.h"
+#include "store.h"
 #include "str.h"
 #include "tlsmod.h"
 
@@ -200,6 +201,7 @@ static int load_limits(const char *dir, struct limits *lim)
 		priv_remember(c->user);
 		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
 		warm_maps(1);
+		store_warm();
 		/* and load the TLS module once for all of them */
 		if (c->tls != TLS_OFF && tlsm_warm(c, err, sizeof err) < 0)
 			log_warn("listener: TLS module not preloaded: %s", err);

@@ -166,9 +166,61 @@ void store_unique(char *out, size_t len, const char *host)
 	out[o] = '\0';
 }
 
+/* The message is written into an unnamed file (O_TMPFILE) in the first
+ * mailbox's tmp/ and given its names in new/ at commit through
+ * /proc/self/fd: tmp/ is not touched at all (no entry to create, fsync
+ * and remove; no lock shared by every session delivering to that
+ * mailbox), and a crash leaves nothing behind in tmp/.  Where the file
+ * system or the kernel has no O_TMPFILE, or /proc is not mounted, a
+ * named file in tmp/ does the same job the classic maildir way. */
+static int anon_usable = 1, proc_checked;
+
+void store_unnamed(int on)
+{
+	anon_usable = on;
+	proc_checked = 0;
+}
+
+/* The links are made through /proc/self/fd: without /proc, named files.
+ * Checked once per process (a listener checks for all its children). */
+void store_warm(void)
+{
+	if (proc_checked)
+		return;
+	proc_checked = 1;
+	if (access("/proc/self/fd", X_OK) < 0)
+		anon_usable = 0;
+}
+
+static int open_anon(struct store *st, const char *mbox)
+{
+	char dir[STORE_PATH];
+	int fd;
+
+	store_warm();
+	if (!anon_usable)
+		return -1;
+	if ((size_t)snprintf(dir, sizeof dir, "%s/tmp", mbox) >= sizeof dir)
+		return -1;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		/* ENOENT: the maildir is new, the caller makes it and retries */
+		if (errno != ENOENT)
+			anon_usable = 0;
+		return -1;
+	}
+	snprintf(st->tmppath, sizeof st->tmppath, "/proc/self/fd/%d", fd);
+	snprintf(st->label, sizeof st->label, "%s/tmp (unnamed)", mbox);
+	st->anon = 1;
+	st->fd = fd;
+	return 0;
+}
+
 int store_open(struct store *st, const struct conf *c, const struct rcptset *set,
 	       char *err, size_t errlen)
 {
+	int made = 0;
+
 	memset(st, 0, sizeof *st);
 	st->fd = -1;
 	st->conf = c;
@@ -179,9 +231,16 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 	}
 	/* The maildirs usually exist: they are made (with their parents)
 	 * only when creating the file here, or a link in commit, finds a
-	 * directory missing.  A clash means a clock step or a reused pid; a
-	 * fresh name fixes it. */
-	for (int tries = 0, made = 0; tries < 6 && st->fd < 0; tries++) {
+	 * directory missing. */
+	if (open_anon(st, set->v[0].path) < 0 && errno == ENOENT && anon_usable) {
+		made = 1;
+		if (make_maildir(c, set->v[0].path, err, errlen) < 0)
+			return -1;
+		open_anon(st, set->v[0].path);
+	}
+	/* A clash of names means a clock step or a reused pid; a fresh name
+	 * fixes it. */
+	for (int tries = 0; tries < 6 && st->fd < 0; tries++) {
 		store_unique(st->base, sizeof st->base, c->hostname);
 		if ((size_t)snprintf(st->tmppath, sizeof st->tmppath, "%s/tmp/%s",
 				     set->v[0].path, st->base) >= sizeof st->tmppath) {
@@ -189,6 +248,7 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 			st->tmppath[0] = '\0';
 			return -1;
 		}
+		snprintf(st->label, sizeof st->label, "%s", st->tmppath);
 		st->fd = open(st->tmppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (st->fd < 0 && errno == ENOENT && !made) {
 			made = 1;
@@ -196,6 +256,7 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 				st->tmppath[0] = '\0';
 				return -1;
 			}
+			tries--;
 			continue;
 		}
 		if (st->fd < 0 && errno != EEXIST)
@@ -206,6 +267,8 @@ int store_open(struct store *st, const struct conf *c, const struct rcptset *set
 		st->tmppath[0] = '\0';
 		return -1;
 	}
+	if (st->anon)
+		store_unique(st->base, sizeof st->base, c->hostname);
 	st->bcap = STORE_BUF;
 	st->buf = xmalloc(st->bcap);
 	return 0;
@@ -257,9 +320,10 @@ static void release(struct store *st)
 	if (st->fd >= 0)
 		close(st->fd);
 	st->fd = -1;
-	if (st->tmppath[0])
+	if (st->tmppath[0] && !st->anon)
 		unlink(st->tmppath);
 	st->tmppath[0] = '\0';
+	st->anon = 0;
 	free(st->buf);
 	st->buf = NULL;
 	st->blen = st->bcap = 0;
@@ -298,7 +362,7 @@ static int copy_into(struct store *st, const char *mbox, const char *name,
 		return -1;
 	in = open(st->tmppath, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
-		snprintf(err, errlen, "open %s: %s", st->tmppath, strerror(errno));
+		snprintf(err, errlen, "open %s: %s", st->label, strerror(errno));
 		return -1;
 	}
 	out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -343,6 +407,15 @@ fail:
 	return -1;
 }
 
+/* A name in new/ for the message: a hard link to the named tmp file, or
+ * to the unnamed one through its /proc/self/fd name. */
+static int link_to(const struct store *st, const char *dst)
+{
+	if (st->anon)
+		return linkat(AT_FDCWD, st->tmppath, AT_FDCWD, dst, AT_SYMLINK_FOLLOW);
+	return link(st->tmppath, dst);
+}
+
 static void rollback(struct store *st, const char *name, size_t made)
 {
 	char p[STORE_PATH];
@@ -374,26 +447,36 @@ int store_commit(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	if (flush(st) < 0) {
-		snprintf(err, errlen, "write %s: %s", st->tmppath, strerror(st->saved_errno));
+		snprintf(err, errlen, "write %s: %s", st->label, strerror(st->saved_errno));
 		goto fail;
 	}
-	if (st->conf->fsync && fsync(st->fd) < 0) {
-		snprintf(err, errlen, "fsync %s: %s", st->tmppath, strerror(errno));
+	/* A named file is fsynced before its links are made.  An unnamed
+	 * one after: it has no link until then, and on a file system
+	 * without a journal the inode written by an earlier fsync would
+	 * say so, which fsck reads as a deleted file however many
+	 * directories name it.  Either way the file, then every new/, is
+	 * on disk before commit returns. */
+	if (!st->anon && st->conf->fsync && fsync(st->fd) < 0) {
+		snprintf(err, errlen, "fsync %s: %s", st->label, strerror(errno));
 		goto fail;
 	}
 	if (fstat(st->fd, &sb) < 0) {
-		snprintf(err, errlen, "stat %s: %s", st->tmppath, strerror(errno));
+		snprintf(err, errlen, "stat %s: %s", st->label, strerror(errno));
 		goto fail;
 	}
-	/* NFS reports a failed write-back only here */
-	rc = close(st->fd);
-	st->fd = -1;
-	if (rc < 0) {
-		snprintf(err, errlen, "close %s: %s", st->tmppath, strerror(errno));
-		goto fail;
+	/* NFS reports a failed write-back only at close (an unnamed file
+	 * is never on NFS: it stays open, its /proc name is the source of
+	 * the links) */
+	if (!st->anon) {
+		rc = close(st->fd);
+		st->fd = -1;
+		if (rc < 0) {
+			snprintf(err, errlen, "close %s: %s", st->label, strerror(errno));
+			goto fail;
+		}
 	}
 	if ((unsigned long long)sb.st_size != st->size) {
-		snprintf(err, errlen, "%s: size on disk is not the size written", st->tmppath);
+		snprintf(err, errlen, "%s: size on disk is not the size written", st->label);
 		goto fail;
 	}
 	if (st->size + st->lines < st->size) {
@@ -409,13 +492,13 @@ int store_commit(struct store *st, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: path too long", set->v[i].path);
 			goto fail;
 		}
-		if (link(st->tmppath, p) == 0)
+		if (link_to(st, p) == 0)
 			continue;
 		if (errno == ENOENT) {
 			/* a mailbox seen for the first time */
 			if (make_maildir(st->conf, set->v[i].path, err, errlen) < 0)
 				goto fail;
-			if (link(st->tmppath, p) == 0)
+			if (link_to(st, p) == 0)
 				continue;
 		}
 		if (errno != EXDEV && errno != EMLINK && errno != EPERM && errno != ENOTSUP) {
@@ -426,6 +509,10 @@ int store_commit(struct store *st, char *err, size_t errlen)
 			goto fail;
 	}
 	made = set->n;
+	if (st->anon && st->conf->fsync && fsync(st->fd) < 0) {
+		snprintf(err, errlen, "fsync %s: %s", st->label, strerror(errno));
+		goto fail;
+	}
 	if (st->conf->fsync) {
 		for (i = 0; i < set->n; i++) {
 			if (seen_before(set, i))
@@ -437,7 +524,7 @@ int store_commit(struct store *st, char *err, size_t errlen)
 			}
 		}
 	}
-	if (unlink(st->tmppath) < 0) {
+	if (!st->anon && unlink(st->tmppath) < 0) {
 		snprintf(err, errlen, "unlink %s: %s", st->tmppath, strerror(errno));
 		goto fail;
 	}

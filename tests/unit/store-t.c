@@ -215,7 +215,10 @@ static void test_abort(void)
 	snprintf(p, sizeof p, "%s/mail/example.test/ab", root);
 	set_box(&m[0], p);
 	ok(store_open(&st, &conf, &set, err, sizeof err) == 0, "open (%s)", err);
-	ok(sub_entries(p, "tmp", NULL, 0) == 1, "open made a file in tmp/");
+	if (st.anon)
+		ok(sub_entries(p, "tmp", NULL, 0) == 0, "open made an unnamed file: tmp/ stays empty");
+	else
+		ok(sub_entries(p, "tmp", NULL, 0) == 1, "open made a named file in tmp/");
 	store_write(&st, "hello\n", 6);
 	store_abort(&st);
 	store_abort(&st);
@@ -398,15 +401,16 @@ static void test_big(void)
 	ok(strstr(name, want) != NULL, "name has %s", want);
 }
 
-int main(void)
+static void pass(int unnamed)
 {
 	char p[300];
 
+	store_unnamed(unnamed);
 	snprintf(root, sizeof root, "%s/postern-store-t.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
-		return 1;
+		exit(1);
 	}
 	memset(&conf, 0, sizeof conf);
 	snprintf(conf.hostname, sizeof conf.hostname, "mx.example.test");
@@ -415,7 +419,9 @@ int main(void)
 	snprintf(p, sizeof p, "%s/mail", root);
 	mkdir(p, 0700);
 
-	test_unique();
+	diag("%s tmp files", unnamed ? "unnamed (O_TMPFILE)" : "named");
+	if (unnamed)
+		test_unique();
 	test_single();
 	test_no_root();
 	test_multi();
@@ -423,9 +429,16 @@ int main(void)
 	test_rollback();
 	test_exdev();
 	test_disk_full();
-	test_big();
+	if (unnamed)
+		test_big();
 
 	rm_rf(root);
 	rm_rf("/dev/shm/postern-store-t");
+}
+
+int main(void)
+{
+	pass(1);
+	pass(0);
 	return tap_done();
 }
