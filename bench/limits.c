@@ -7,6 +7,10 @@
  *       WRITERS processes, FILES files in all: create a SIZE-byte file in
  *       DIR/tmp, write, fsync, rename into DIR/new, fsync DIR/new -- the
  *       floor of one durable maildir delivery.  Prints files/s.
+ *   limits fsync-unnamed DIR FILES WRITERS [SIZE]
+ *       the same with an unnamed file: open DIR/tmp with O_TMPFILE, write,
+ *       link it into DIR/new through /proc/self/fd, fsync it, fsync
+ *       DIR/new (tmp/ is never written).  Prints files/s.
  *   limits spawn PROG N
  *       fork+execve+waitpid and posix_spawn+waitpid of PROG, N times each.
  *       Prints per-spawn milliseconds and spawns/s.
@@ -60,9 +64,9 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void writer(const char *dir, int id, long files, size_t size, int go)
+static void writer(const char *dir, int id, long files, size_t size, int go, int unnamed)
 {
-	char tmp[4096], dst[4096], newdir[4096];
+	char tmp[4096], dst[4096], newdir[4096], tmpdir[4096];
 	char *buf = malloc(size);
 	char c;
 	int dfd;
@@ -71,6 +75,7 @@ static void writer(const char *dir, int id, long files, size_t size, int go)
 		die("malloc");
 	memset(buf, 'x', size);
 	snprintf(newdir, sizeof newdir, "%s/new", dir);
+	snprintf(tmpdir, sizeof tmpdir, "%s/tmp", dir);
 	if (read(go, &c, 1) < 0)
 		die("read");
 	dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -79,7 +84,8 @@ static void writer(const char *dir, int id, long files, size_t size, int go)
 	for (long i = 0; i < files; i++) {
 		snprintf(tmp, sizeof tmp, "%s/tmp/%d.%ld", dir, id, i);
 		snprintf(dst, sizeof dst, "%s/new/%d.%ld", dir, id, i);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		int fd = unnamed ? open(tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+				 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			die(tmp);
 		for (size_t off = 0; off < size;) {
@@ -88,18 +94,27 @@ static void writer(const char *dir, int id, long files, size_t size, int go)
 				die("write");
 			off += (size_t)w;
 		}
-		if (fsync(fd) < 0)
-			die("fsync");
-		close(fd);
-		if (rename(tmp, dst) < 0)
-			die("rename");
+		if (unnamed) {
+			snprintf(tmp, sizeof tmp, "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, tmp, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0)
+				die("linkat");
+			if (fsync(fd) < 0)
+				die("fsync");
+			close(fd);
+		} else {
+			if (fsync(fd) < 0)
+				die("fsync");
+			close(fd);
+			if (rename(tmp, dst) < 0)
+				die("rename");
+		}
 		if (fsync(dfd) < 0)
 			die("fsync dir");
 	}
 	_exit(0);
 }
 
-static int do_fsync(const char *dir, long files, int writers, size_t size)
+static int do_fsync(const char *dir, long files, int writers, size_t size, int unnamed)
 {
 	char p[4096];
 	int go[2];
@@ -120,7 +135,7 @@ static int do_fsync(const char *dir, long files, int writers, size_t size)
 			die("fork");
 		if (pids[w] == 0) {
 			close(go[1]);
-			writer(dir, w, n, size, go[0]);
+			writer(dir, w, n, size, go[0], unnamed);
 		}
 	}
 	close(go[0]);
@@ -132,8 +147,8 @@ static int do_fsync(const char *dir, long files, int writers, size_t size)
 			die("writer failed");
 	}
 	t1 = now();
-	printf("fsync writers=%d files=%ld size=%zu seconds=%.3f files_per_s=%.1f ms_per_file=%.3f\n",
-	       writers, files, size, t1 - t0, files / (t1 - t0), (t1 - t0) * 1000 / files * writers);
+	printf("%s writers=%d files=%ld size=%zu seconds=%.3f files_per_s=%.1f ms_per_file=%.3f\n",
+	       unnamed ? "fsync-unnamed" : "fsync", writers, files, size, t1 - t0, files / (t1 - t0), (t1 - t0) * 1000 / files * writers);
 	return 0;
 }
 
@@ -229,13 +244,14 @@ static int do_tcp(long mb)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 5 && !strcmp(argv[1], "fsync"))
-		return do_fsync(argv[2], atol(argv[3]), atoi(argv[4]), argc > 5 ? (size_t)atol(argv[5]) : 10240);
+	if (argc >= 5 && (!strcmp(argv[1], "fsync") || !strcmp(argv[1], "fsync-unnamed")))
+		return do_fsync(argv[2], atol(argv[3]), atoi(argv[4]), argc > 5 ? (size_t)atol(argv[5]) : 10240,
+				!strcmp(argv[1], "fsync-unnamed"));
 	if (argc == 4 && !strcmp(argv[1], "spawn"))
 		return do_spawn(argv[2], atoi(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "tcp"))
 		return do_tcp(atol(argv[2]));
-	fputs("usage: limits fsync DIR FILES WRITERS [SIZE] | spawn PROG N | tcp MB\n", stderr);
+	fputs("usage: limits fsync|fsync-unnamed DIR FILES WRITERS [SIZE] | spawn PROG N | tcp MB\n", stderr);
 	return 64;
 }
 #endif
