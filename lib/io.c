@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -232,8 +233,36 @@ void io_out_free(struct io_out *out)
 	out->buf = NULL;
 }
 
+/* A socket with room in its send buffer takes the bytes at once: try
+ * that first, without blocking, and wait (poll) only when it is full.
+ * Anything else (a pipe, a file: transcripts) goes the waiting way. */
+static ssize_t try_send(struct io_out *out, const char *p, size_t n)
+{
+	ssize_t r;
+
+	if (out->ops || out->not_socket)
+		return 0;
+	if (out->deadline && io_now_ms() >= out->deadline)
+		return 0;
+	r = send(out->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r >= 0)
+		return r;
+	if (errno == ENOTSOCK)
+		out->not_socket = 1;
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 static int write_all(struct io_out *out, const char *p, size_t n)
 {
+	ssize_t sent = try_send(out, p, n);
+
+	if (sent < 0)
+		return out->err = IO_ERR;
+	p += sent;
+	n -= (size_t)sent;
+	out->total += (unsigned long long)sent;
 	while (n) {
 		ssize_t r;
 		int w = io_wait(out->fd, POLLOUT, out->idle_ms, out->deadline);

@@ -50,6 +50,7 @@ struct io_out {
 	const struct io_ops *ops;
 	unsigned long long total;
 	int err;
+	int not_socket;          /* fd is not a socket: no MSG_DONTWAIT try */
 };
 
 int64_t io_now_ms(void);

@@ -202,6 +202,10 @@ static int load_limits(const char *dir, struct limits *lim)
 		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
 		warm_maps(1);
 		store_warm();
+		/* the time zone for Received: dates, read once (a change of
+		 * /etc/localtime takes a restart, as in any long-running
+		 * program) */
+		tzset();
 		/* and load the TLS module once for all of them */
 		if (c->tls != TLS_OFF && tlsm_warm(c, err, sizeof err) < 0)
 			log_warn("listener: TLS module not preloaded: %s", err);

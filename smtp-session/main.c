@@ -99,7 +99,9 @@ int main(int argc, char **argv)
 	s.deadline = s.started + (int64_t)s.conf.session_timeout * 1000;
 	peer_address(0, s.ip, sizeof s.ip, s.port, sizeof s.port);
 	maps_init(&s.maps, conf_maps_dir(&s.conf));
-	io_in_init(&s.in, 0, s.conf.line_max + 4096);
+	/* room for a longest line, and for message data to arrive in
+	 * large reads (a 10 KB message in one) */
+	io_in_init(&s.in, 0, s.conf.line_max + 4096 > 65536 ? s.conf.line_max + 4096 : 65536);
 	io_out_init(&s.out, 1, 16384);
 	s.in.idle_ms = (int)s.conf.idle_timeout * 1000;
 	s.out.idle_ms = (int)s.conf.idle_timeout * 1000;

@@ -167,5 +167,59 @@ int main(void)
 		close(sv[0]);
 		close(sv[1]);
 	}
+	{
+		/* a socket whose peer never reads: the first bytes go out
+		 * without waiting, the rest wait, and the idle timeout ends
+		 * the wait (no hang) */
+		int sv[2];
+		struct io_out out;
+		static char big[4 * 1024 * 1024];
+		int64_t t0;
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		io_out_init(&out, sv[0], 64);
+		out.idle_ms = 200;
+		t0 = io_now_ms();
+		ok(io_put(&out, big, sizeof big) < 0 && out.err == IO_TIMEOUT &&
+		   io_now_ms() - t0 >= 190 && io_now_ms() - t0 < 5000,
+		   "full socket: idle timeout, not a hang");
+		ok(out.total > 0 && out.total < sizeof big, "full socket: part was sent (%llu)", out.total);
+		io_out_free(&out);
+		close(sv[0]);
+		close(sv[1]);
+		/* a peer that has gone: an error, not a signal */
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		close(sv[1]);
+		io_out_init(&out, sv[0], 64);
+		out.idle_ms = 200;
+		io_puts(&out, "221 bye\r\n");
+		ok(io_flush(&out) < 0 && out.err == IO_ERR, "closed peer: IO_ERR");
+		io_out_free(&out);
+		close(sv[0]);
+		/* a past deadline sends nothing */
+		socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+		io_out_init(&out, sv[0], 64);
+		out.deadline = io_now_ms() - 1;
+		io_puts(&out, "250 late\r\n");
+		ok(io_flush(&out) < 0 && out.err == IO_TIMEOUT && out.total == 0, "past deadline: nothing sent");
+		io_out_free(&out);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	{
+		/* a pipe (not a socket): written the waiting way */
+		int p[2];
+		struct io_out out;
+		char buf[32];
+		if (pipe(p) < 0)
+			return 1;
+		io_out_init(&out, p[1], 64);
+		out.idle_ms = 1000;
+		io_puts(&out, "220 pipe\r\n");
+		ok(io_flush(&out) == 0 && out.not_socket, "pipe: written, marked as no socket");
+		ok(read(p[0], buf, sizeof buf) == 10 && !memcmp(buf, "220 pipe\r\n", 10), "pipe: bytes arrive");
+		io_out_free(&out);
+		close(p[0]);
+		close(p[1]);
+	}
 	return tap_done();
 }
