@@ -110,7 +110,9 @@ int listen_table_add(struct listen_table *t, pid_t pid, const unsigned char addr
 	}
 	t->v[t->n].pid = pid;
 	memcpy(t->v[t->n].addr, addr, 16);
+	t->v[t->n].ended = 0;
 	t->n++;
+	t->live++;
 	return 0;
 }
 
@@ -118,7 +120,22 @@ int listen_table_remove(struct listen_table *t, pid_t pid)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].pid == pid) {
+			if (!t->v[i].ended)
+				t->live--;
 			t->v[i] = t->v[--t->n];
+			return 0;
+		}
+	return -1;
+}
+
+int listen_table_end(struct listen_table *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].pid == pid) {
+			if (t->v[i].ended)
+				return -1;
+			t->v[i].ended = 1;
+			t->live--;
 			return 0;
 		}
 	return -1;
@@ -129,12 +146,15 @@ size_t listen_table_count(const struct listen_table *t, const unsigned char addr
 	size_t c = 0;
 
 	for (size_t i = 0; i < t->n; i++)
-		c += memcmp(t->v[i].addr, addr, 16) == 0;
+		c += !t->v[i].ended && memcmp(t->v[i].addr, addr, 16) == 0;
 	return c;
 }
 
 static volatile sig_atomic_t got_chld, got_term, got_hup;
 static int wake[2] = { -1, -1 };
+/* children write their pid here as their session ends (session_ended) */
+static int ended[2] = { -1, -1 };
+static pid_t session_pid;
 
 static void on_signal(int sig)
 {
@@ -214,12 +234,27 @@ static int load_limits(const char *dir, struct limits *lim)
 	return rc;
 }
 
+/* In the child, at exit(), before the kernel closes the connection:
+ * "this session has ended".  Not in the processes the session forks
+ * (the PAM monitor), and not on a crash (reaping covers that). */
+static void session_ended(void)
+{
+	if (getpid() == session_pid)
+		(void)!write(ended[1], &session_pid, sizeof session_pid);
+}
+
 static void reap(struct listen_table *t)
 {
 	struct logline l;
-	pid_t pid;
+	pid_t pid, v[64];
+	ssize_t r;
 	int st;
 
+	/* the messages first: a child's message is written before it can
+	 * be reaped, so a pid read here is never one reused since */
+	while ((r = read(ended[0], v, sizeof v)) > 0)
+		for (size_t i = 0; i < (size_t)r / sizeof v[0]; i++)
+			listen_table_end(t, v[i]);
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		listen_table_remove(t, pid);
 		if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM && WTERMSIG(st) != SIGKILL) {
@@ -246,6 +281,9 @@ static void become_session(int c, const int *lfds, int n)
 	set_signals(SIG_DFL);
 	close(wake[0]);
 	close(wake[1]);
+	close(ended[0]);
+	session_pid = getpid();
+	atexit(session_ended);
 	for (int i = 0; i < n; i++)
 		if (lfds[i] > 1 && lfds[i] != c)
 			close(lfds[i]);
@@ -275,7 +313,8 @@ int listen_serve(const int *lfds, int n, const char *dir)
 	if (load_limits(dir, &lim) < 0)
 		exit(EX_CONFIG);
 	if (pipe(wake) < 0 || fcntl(wake[0], F_SETFL, O_NONBLOCK) < 0 ||
-	    fcntl(wake[1], F_SETFL, O_NONBLOCK) < 0 || set_signals(on_signal) < 0) {
+	    fcntl(wake[1], F_SETFL, O_NONBLOCK) < 0 || pipe2(ended, O_NONBLOCK | O_CLOEXEC) < 0 ||
+	    set_signals(on_signal) < 0) {
 		log_error("listener: %s", strerror(errno));
 		exit(EX_OSERR);
 	}
@@ -304,10 +343,12 @@ int listen_serve(const int *lfds, int n, const char *dir)
 				log_end(&l);
 			}
 		}
-		accepting = !paused && t.n < lim.max_sessions;
+		if (!paused && t.live >= lim.max_sessions)
+			reap(&t);
+		accepting = !paused && t.live < lim.max_sessions;
 		if (!accepting && !paused && !full_logged) {
 			log_begin(&l, "listen-full");
-			log_u(&l, "sessions", t.n);
+			log_u(&l, "sessions", t.live);
 			log_end(&l);
 			full_logged = 1;
 		}
@@ -335,7 +376,7 @@ int listen_serve(const int *lfds, int n, const char *dir)
 			if (!(p[1 + i].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue;
 			/* a few at a time per socket, so none starves */
-			for (int k = 0; k < 16 && t.n < lim.max_sessions; k++) {
+			for (int k = 0; k < 16 && t.live < lim.max_sessions; k++) {
 				struct sockaddr_storage ss;
 				socklen_t sl = sizeof ss;
 				unsigned char key[16];
@@ -358,6 +399,12 @@ int listen_serve(const int *lfds, int n, const char *dir)
 				}
 				key_of(&ss, key);
 				busy = lim.max_per_ip && listen_table_count(&t, key) >= lim.max_per_ip;
+				/* sessions that have ended but whose messages or
+				 * SIGCHLD are not handled yet count no more */
+				if (busy) {
+					reap(&t);
+					busy = listen_table_count(&t, key) >= lim.max_per_ip;
+				}
 				warm_maps(0);
 				pid = fork();
 				if (pid == 0) {

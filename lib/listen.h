@@ -37,17 +37,26 @@ int listen_env(const char *fds, const char *pid, long me);
  * for its own. */
 int listen_find(int *fds, char *err, size_t errlen);
 
-/* Live children and the address each serves (pure bookkeeping). */
+/* Children not yet reaped and the address each serves (pure
+ * bookkeeping).  A child says its session has ended just before it
+ * exits, and so before its client sees the connection close; from then
+ * on it counts against no limit, though it stays in the table until it
+ * is reaped. */
 struct listen_slot {
 	pid_t pid;
 	unsigned char addr[16];         /* IPv4 as IPv4-mapped IPv6 */
+	int ended;                      /* the session said it has ended */
 };
 struct listen_table {
 	struct listen_slot *v;
-	size_t n, cap;
+	size_t n, cap;                  /* n: children not yet reaped */
+	size_t live;                    /* of which not ended */
 };
 int listen_table_add(struct listen_table *t, pid_t pid, const unsigned char addr[16]);
 int listen_table_remove(struct listen_table *t, pid_t pid);
+/* 0: marked ended; -1: unknown pid or already ended. */
+int listen_table_end(struct listen_table *t, pid_t pid);
+/* Sessions from addr that have not ended. */
 size_t listen_table_count(const struct listen_table *t, const unsigned char addr[16]);
 
 /* Accept on the n sockets in lfds until SIGTERM/SIGINT.  Returns only in a child, with fds

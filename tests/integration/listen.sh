@@ -158,6 +158,35 @@ out=$(probe "$port" 1)
 case $out in 220*) r=0 ;; *) r=1 ;; esac
 ok $r "once they have gone, the address is served again"
 
+# A client that keeps max_sessions_per_ip sessions busy, each one QUIT
+# and reconnecting at once (after the server closed), is never refused:
+# sessions that have ended count no more, even before their SIGCHLD is
+# handled.  Two at a time, 40 sessions each.
+"$PY" - "$port" >"$TESTTMP/churn.out" 2>&1 <<'EOF'
+import socket, sys, threading
+port = int(sys.argv[1])
+bad = []
+def worker():
+    for i in range(40):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        f = s.makefile("rb")
+        banner = f.readline().decode().strip()
+        if not banner.startswith("220 "):
+            bad.append(banner)
+            s.close()
+            continue
+        s.sendall(b"QUIT\r\n")
+        f.readline()
+        f.read()  # until the server closes
+        s.close()
+ts = [threading.Thread(target=worker) for _ in range(2)]
+for t in ts: t.start()
+for t in ts: t.join(60)
+print("refused", len(bad), bad[:1])
+EOF
+grep -q '^refused 0 ' "$TESTTMP/churn.out"
+ok $? "2 sessions at a time from one address, reconnecting at once: never refused (max 2; $(cat "$TESTTMP/churn.out"))"
+
 # 4. SIGHUP re-reads the limits: max_sessions = 1, the second client waits
 sed -i -E '/^max_sessions/d' "$inst/postern.conf"
 printf 'max_sessions = 1\nmax_sessions_per_ip = 0\n' >>"$inst/postern.conf"

@@ -54,9 +54,16 @@ int main(void)
 	ok(listen_table_remove(&t, 1000) == 0 && listen_table_count(&t, b) == 49, "removing a child of b");
 	ok(listen_table_remove(&t, 1000) < 0, "removing it twice fails");
 	ok(listen_table_remove(&t, 5000) < 0, "an unknown pid is not in the table");
+	ok(t.live == 199, "199 live");
+	ok(listen_table_end(&t, 1004) == 0 && listen_table_count(&t, b) == 48 && t.live == 198 && t.n == 199,
+	   "an ended session counts no more, and stays in the table until reaped");
+	ok(listen_table_end(&t, 1004) < 0 && t.live == 198, "ending it twice changes nothing");
+	ok(listen_table_end(&t, 5000) < 0, "ending an unknown pid fails");
+	ok(listen_table_remove(&t, 1004) == 0 && t.live == 198 && t.n == 198, "reaping an ended session");
+	ok(listen_table_remove(&t, 1005) == 0 && t.live == 197 && t.n == 197, "reaping one that never said so");
 	for (int i = 1; i < 200; i++)
 		listen_table_remove(&t, 1000 + i);
-	ok(t.n == 0 && listen_table_count(&t, a) == 0, "all removed");
+	ok(t.n == 0 && t.live == 0 && listen_table_count(&t, a) == 0, "all removed");
 	free(t.v);
 	return tap_done();
 }
