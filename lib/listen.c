@@ -190,10 +190,20 @@ struct limits {
 	unsigned max_sessions, max_per_ip;
 };
 
-/* The maps the children will read, opened here (map.h, maps_warm) and
- * looked at again at most once a second. */
+/* The maps the children will read, opened here (map.h, maps_warm), and
+ * the TLS context they will share (tlsmod.h, tlsm_prepare), looked at
+ * again at most once a second. */
 static char maps_dir[CONF_PATH_MAX];
+static struct conf *tls_conf;   /* the listener's postern.conf when TLS is on */
 static struct timespec maps_checked;
+
+static void prepare_tls(void)
+{
+	char err[CONF_PATH_MAX + 320];
+
+	if (tls_conf && tlsm_prepare(tls_conf, err, sizeof err) < 0)
+		log_warn("listener: TLS context not prepared (each session builds its own): %s", err);
+}
 
 static void warm_maps(int force)
 {
@@ -204,6 +214,7 @@ static void warm_maps(int force)
 		return;
 	maps_checked = now;
 	maps_warm(maps_dir);
+	prepare_tls();
 }
 
 static int load_limits(const char *dir, struct limits *lim)
@@ -220,15 +231,21 @@ static int load_limits(const char *dir, struct limits *lim)
 		/* the children drop to this user: look it up once here */
 		priv_remember(c->user);
 		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
+		/* with TLS on: the module loaded, OpenSSL initialised and the
+		 * server context built once for all of them (warm_maps looks
+		 * at the files again, at most once a second) */
+		free(tls_conf);
+		tls_conf = NULL;
+		if (c->tls != TLS_OFF) {
+			tls_conf = c;
+			c = NULL;
+		}
 		warm_maps(1);
 		store_warm();
 		/* the time zone for Received: dates, read once (a change of
 		 * /etc/localtime takes a restart, as in any long-running
 		 * program) */
 		tzset();
-		/* and load the TLS module once for all of them */
-		if (c->tls != TLS_OFF && tlsm_warm(c, err, sizeof err) < 0)
-			log_warn("listener: TLS module not preloaded: %s", err);
 	}
 	free(c);
 	return rc;

@@ -69,7 +69,9 @@ int startup(int argc, char **argv, const struct startup *sp, struct conf *c,
 	if (c->tls != TLS_OFF) {
 		/* the key bytes only: OpenSSL is loaded when TLS starts */
 		*tls = tlsm_server(c, err, sizeof err);
-		if (*tls && geteuid() == 0 && tlsm_preload(*tls, err, sizeof err) < 0) {
+		/* a listener's child shares the listener's parsed context */
+		if (*tls && geteuid() == 0 && !tlsm_prepared_for(c) &&
+		    tlsm_preload(*tls, err, sizeof err) < 0) {
 			tlsm_close(*tls);
 			*tls = NULL;
 		}

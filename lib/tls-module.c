@@ -26,4 +26,6 @@ const struct tls_module postern_tls_module = {
 	.reused = tls_reused,
 	.close = tls_close,
 	.warm = tls_warm,
+	.server_ready = tls_server_ready,
+	.server_on = tls_server_on,
 };

@@ -242,6 +242,30 @@ static int server_ctx(struct tls *t)
 	return 0;
 }
 
+struct tls *tls_server_ready(const struct conf *c, struct tls_files *f, char *err, size_t errlen)
+{
+	struct tls *t = tls_server_files(c, f);
+
+	if (server_ctx(t) < 0) {
+		snprintf(err, errlen, "%s", t->err);
+		tls_close(t);
+		return NULL;
+	}
+	/* c was the builder's; the context needs only its own copies (the
+	 * ticket keys stay in t->f, which the ticket callback reads) */
+	t->c = NULL;
+	return t;
+}
+
+struct tls *tls_server_on(const struct conf *c, struct tls *ready)
+{
+	struct tls *t = tls_server(c);
+
+	SSL_CTX_up_ref(ready->ctx);
+	t->ctx = ready->ctx;
+	return t;
+}
+
 static int client_ctx(struct tls *t)
 {
 	if (common_ctx(t, t->min_version) < 0)

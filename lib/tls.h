@@ -37,6 +37,18 @@ struct tls *tls_server(const struct conf *c);
  * bytes and leaves f empty.  Never fails. */
 struct tls *tls_server_files(const struct conf *c, struct tls_files *f);
 
+/* A server context built now from f's bytes (taken over, as above):
+ * certificate and key parsed, ciphers and tickets set, for sessions
+ * forked later to share (tls_server_on).  NULL with err set when the
+ * files or settings are bad.  c is not kept. */
+struct tls *tls_server_ready(const struct conf *c, struct tls_files *f, char *err, size_t errlen);
+
+/* A session's server side on a ready context: no file read, nothing
+ * parsed; the SSL_CTX is shared (reference counted), and its ticket
+ * keys are ready's, which must outlive the session (in a forked child
+ * it does: it is never freed there). */
+struct tls *tls_server_on(const struct conf *c, struct tls *ready);
+
 /* Read the certificate, key and ticket key files into memory now.
  * 0, or -1 with err set (missing, unreadable, too big, bad ticket key
  * length).  Parsing still waits for the first handshake. */

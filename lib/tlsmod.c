@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "str.h"
@@ -81,7 +83,8 @@ static int check(struct tlsm *t, const struct tls_module *m)
 		return -1;
 	}
 	if (!m->server || !m->accept || !m->io_ops || !m->error || !m->version_name ||
-	    !m->cipher || !m->cipher_bits || !m->reused || !m->close || !m->warm) {
+	    !m->cipher || !m->cipher_bits || !m->reused || !m->close || !m->warm ||
+	    !m->server_ready || !m->server_on) {
 		snprintf(t->err, sizeof t->err, "%s: incomplete function table", t->path);
 		return -1;
 	}
@@ -138,11 +141,99 @@ int tlsm_warm(const struct conf *c, char *err, size_t errlen)
 	return rc;
 }
 
+/* tlsm_prepare()'s context and what it was built from. */
+static struct {
+	struct tls *ready;              /* the module's; NULL: none */
+	char dir[CONF_PATH_MAX];
+	char cert[CONF_PATH_MAX], key[CONF_PATH_MAX], tickets[CONF_PATH_MAX];
+	int min_version;
+	char ciphers[512], suites[256], groups[256];
+	struct stat st[3];              /* cert, key, tickets (zeroed when unset) */
+} prep;
+
+static int same_settings(const struct conf *c)
+{
+	return !strcmp(prep.dir, c->dir) && !strcmp(prep.cert, c->tls_cert) &&
+	       !strcmp(prep.key, c->tls_key) && !strcmp(prep.tickets, c->tls_ticket_key) &&
+	       prep.min_version == c->tls_min_version && !strcmp(prep.ciphers, c->tls_ciphers) &&
+	       !strcmp(prep.suites, c->tls_ciphersuites) && !strcmp(prep.groups, c->tls_groups);
+}
+
+static int stat_files(const struct conf *c, struct stat st[3], char *err, size_t errlen)
+{
+	const char *p[3] = { c->tls_cert, c->tls_key, c->tls_ticket_key };
+
+	memset(st, 0, 3 * sizeof st[0]);
+	for (int i = 0; i < 3; i++)
+		if (p[i][0] && stat(p[i], &st[i]) < 0) {
+			snprintf(err, errlen, "%s: %s", p[i], strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void unprepare(void)
+{
+	if (prep.ready && loaded)
+		loaded->close(prep.ready);
+	memset(&prep, 0, sizeof prep);
+}
+
+int tlsm_prepare(const struct conf *c, char *err, size_t errlen)
+{
+	struct stat st[3];
+	struct tls_files f;
+	struct tls *ready;
+
+	/* the module and OpenSSL first: children need them whatever the files */
+	if (!loaded && tlsm_warm(c, err, errlen) < 0)
+		return -1;
+	if (stat_files(c, st, err, errlen) < 0) {
+		unprepare();
+		return -1;
+	}
+	if (prep.ready && same_settings(c) && same_stat(&st[0], &prep.st[0]) &&
+	    same_stat(&st[1], &prep.st[1]) && same_stat(&st[2], &prep.st[2]))
+		return 0;
+	unprepare();
+	memset(&f, 0, sizeof f);
+	if (tls_files_load(&f, c, err, errlen) < 0)
+		return -1;
+	ready = loaded->server_ready(c, &f, err, errlen);
+	tls_files_clear(&f);
+	if (!ready)
+		return -1;
+	prep.ready = ready;
+	snprintf(prep.dir, sizeof prep.dir, "%s", c->dir);
+	snprintf(prep.cert, sizeof prep.cert, "%s", c->tls_cert);
+	snprintf(prep.key, sizeof prep.key, "%s", c->tls_key);
+	snprintf(prep.tickets, sizeof prep.tickets, "%s", c->tls_ticket_key);
+	prep.min_version = c->tls_min_version;
+	snprintf(prep.ciphers, sizeof prep.ciphers, "%s", c->tls_ciphers);
+	snprintf(prep.suites, sizeof prep.suites, "%s", c->tls_ciphersuites);
+	snprintf(prep.groups, sizeof prep.groups, "%s", c->tls_groups);
+	memcpy(prep.st, st, sizeof st);
+	return 0;
+}
+
+int tlsm_prepared_for(const struct conf *c)
+{
+	return prep.ready && same_settings(c);
+}
+
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline)
 {
 	if (tlsm_load(t) < 0)
 		return -1;
 	t->err[0] = '\0';
+	if (!t->t && tlsm_prepared_for(t->c))
+		t->t = t->m->server_on(t->c, prep.ready);
 	if (!t->t)
 		t->t = t->m->server(t->c, &t->files);
 	return t->m->accept(t->t, rfd, wfd, idle_ms, deadline);

@@ -31,7 +31,7 @@
 
 #define TLS_MODULE_FILE "postern-tls.so"
 #define TLS_MODULE_SYMBOL "postern_tls_module"
-#define TLS_MODULE_VERSION 1
+#define TLS_MODULE_VERSION 2
 
 struct tls;     /* the module's (lib/tls.c) */
 
@@ -58,6 +58,9 @@ struct tls_module {
 	/* initialise OpenSSL and fill its algorithm caches, no instance
 	 * state (listener mode, before forking): 0 or -1 */
 	int (*warm)(void);
+	/* tls.h's tls_server_ready() and tls_server_on() */
+	struct tls *(*server_ready)(const struct conf *c, struct tls_files *f, char *err, size_t errlen);
+	struct tls *(*server_on)(const struct conf *c, struct tls *ready);
 };
 
 /* A session's TLS: file bytes now, the module at the first handshake. */
@@ -82,6 +85,20 @@ int tlsm_load(struct tlsm *t);
  * generator in a forked child by itself).  No file of the instance is
  * read and no TLS context is kept.  0, or -1 with err set. */
 int tlsm_warm(const struct conf *c, char *err, size_t errlen);
+
+/* Listener mode: build the server context for instance c now (as root,
+ * before forking), certificate and key parsed, so that the sessions it
+ * forks share it instead of each reading and parsing the files.  Called
+ * again, it rebuilds only when c's TLS settings or the files (device,
+ * inode, size, time) have changed; a failure keeps nothing, and the
+ * sessions then do it all themselves, as without a listener.  0 or -1
+ * with err set. */
+int tlsm_prepare(const struct conf *c, char *err, size_t errlen);
+
+/* 1 when this process holds a context prepared for c's TLS settings:
+ * the session neither reads the files (tlsm_preload is not needed) nor
+ * parses them at the handshake. */
+int tlsm_prepared_for(const struct conf *c);
 
 /* The handshake on rfd/wfd, as tls_accept(); loads the module first. */
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline);
