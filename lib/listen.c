@@ -199,10 +199,20 @@ static struct timespec maps_checked;
 
 static void prepare_tls(void)
 {
-	char err[CONF_PATH_MAX + 320];
+	/* a broken certificate is looked at every second: said once,
+	 * and again only when the reason changes */
+	static char last[CONF_PATH_MAX + 320];
+	char err[sizeof last];
 
-	if (tls_conf && tlsm_prepare(tls_conf, err, sizeof err) < 0)
+	if (!tls_conf)
+		return;
+	if (tlsm_prepare(tls_conf, err, sizeof err) == 0) {
+		last[0] = '\0';
+		return;
+	}
+	if (strcmp(err, last) != 0)
 		log_warn("listener: TLS context not prepared (each session builds its own): %s", err);
+	snprintf(last, sizeof last, "%s", err);
 }
 
 static void warm_maps(int force)

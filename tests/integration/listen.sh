@@ -394,6 +394,29 @@ ok $? "a renewed certificate and key are served without a restart ($(cut -c1-40 
 ! grep -q 'TLS context not prepared' "$log"
 ok $? "the listener prepared the TLS context without a warning"
 
+# a key that does not match the certificate: the listener says so once,
+# not at every look; when the right key is back, TLS works again
+cp "$tinst/key.pem" "$TESTTMP/key.good"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tinst/key.bad" 2>/dev/null
+mv "$tinst/key.bad" "$tinst/key.pem"
+for _ in $(seq 12); do
+	sleep 0.25
+	probe "$pt" 1 >/dev/null 2>&1
+done
+n=$(grep -c 'TLS context not prepared' "$log")
+[ "$n" -eq 1 ]
+ok $? "a mismatched key: one warning in 3 s of connections, not one a second ($n)"
+cp "$TESTTMP/key.good" "$tinst/key.pem.new"
+mv "$tinst/key.pem.new" "$tinst/key.pem"
+got=
+for _ in $(seq 30); do
+	sleep 0.2
+	"$PY" "$TESTTMP/tlsinfo.py" "$pt" >"$TESTTMP/lres3.out" 2>&1 && grep -q "cert $new_fp\$" "$TESTTMP/lres3.out" && { got=1; break; }
+done
+[ -n "$got" ]
+ok $? "the right key back: STARTTLS works again ($(cut -c1-40 "$TESTTMP/lres3.out"))"
+
+
 
 # 9. garbage LISTEN_FDS is refused, naming it
 bash -c 'export LISTEN_PID=$$ LISTEN_FDS=x; exec "$0" -C "$1"' "$SMTP" "$inst2" </dev/null >"$TESTTMP/garbage.out" 2>&1
