@@ -39,6 +39,11 @@ struct io_in {
 	const struct io_ops *ops;/* NULL: plain read(2) */
 	unsigned long long total;/* bytes read so far */
 	int err;                 /* last error (IO_*) */
+	int quickack;            /* io_fill acknowledges each read at once
+				  * (TCP_QUICKACK): set while message data
+				  * arrives, so a client that writes the last
+				  * few bytes separately without TCP_NODELAY
+				  * does not wait for a delayed ACK */
 };
 
 struct io_out {

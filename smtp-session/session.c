@@ -468,6 +468,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 	int64_t start = io_now_ms();
 	unsigned long long bytes0 = s->in.total - io_buffered(&s->in);
 
+	s->in.quickack = 1;
 	while (!s->dp.done) {
 		size_t n, used, on;
 		int r = io_fill(&s->in);
@@ -476,6 +477,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 			r = DATA_SLOW;
 		if (r != IO_OK) {
 			s->in.deadline = saved;
+			s->in.quickack = 0;
 			data_lost(s, r);
 			return -1;
 		}
@@ -487,6 +489,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 		store_out(s, out, on);
 	}
 	s->in.deadline = saved;
+	s->in.quickack = 0;
 	finish_message(s);
 	return 0;
 }
@@ -545,6 +548,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 	}
 	if (s->bdat)
 		s->in.deadline = data_deadline(s, s->bdat_started);
+	s->in.quickack = 1;
 	while (size) {
 		size_t n, on;
 		int r = io_fill(&s->in);
@@ -553,6 +557,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 			r = DATA_SLOW;
 		if (r != IO_OK) {
 			s->in.deadline = saved;
+			s->in.quickack = 0;
 			if (s->bdat)
 				data_lost(s, r);
 			else
@@ -572,6 +577,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		size -= n;
 	}
 	s->in.deadline = saved;
+	s->in.quickack = 0;
 	if (refuse) {
 		if (s->bdat)
 			transaction_reset(s);

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -218,6 +220,58 @@ int main(void)
 		ok(io_flush(&out) == 0 && out.not_socket, "pipe: written, marked as no socket");
 		ok(read(p[0], buf, sizeof buf) == 10 && !memcmp(buf, "220 pipe\r\n", 10), "pipe: bytes arrive");
 		io_out_free(&out);
+		close(p[0]);
+		close(p[1]);
+	}
+	{
+		/* message data on TCP: each read is acknowledged at once
+		 * (TCP_QUICKACK); on anything else the flag is dropped */
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		socklen_t al = sizeof a;
+		int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), sv, q = 0;
+		socklen_t ql = sizeof q;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, 1) < 0 ||
+		    getsockname(l, (struct sockaddr *)&a, &al) < 0 ||
+		    connect(c, (struct sockaddr *)&a, sizeof a) < 0 || (sv = accept(l, NULL, NULL)) < 0)
+			return 1;
+		io_in_init(&in, sv, 64);
+		in.idle_ms = 2000;
+		/* commands and replies: Linux takes the connection for an
+		 * interactive one and starts delaying its ACKs */
+		for (int i = 0; i < 8; i++) {
+			char b[16];
+			if (write(c, "NOOP\r\n", 6) != 6 || io_fill(&in) != IO_OK ||
+			    write(sv, "250 ok\r\n", 8) != 8 || read(c, b, sizeof b) <= 0)
+				return 1;
+			io_discard(&in);
+		}
+		if (write(c, "data\r\n", 6) != 6 || io_fill(&in) != IO_OK)
+			return 1;
+		io_discard(&in);
+		/* (the check below can only fail when this holds) */
+		if (getsockopt(sv, IPPROTO_TCP, TCP_QUICKACK, &q, &ql) == 0 && q == 0)
+			ok(1, "TCP: after a command exchange, ACKs are delayed");
+		else
+			ok(1, "TCP: delayed ACKs # SKIP this kernel did not delay them (quick-ACK %d)", q);
+		in.quickack = 1;
+		if (write(c, "data\r\n", 6) != 6)
+			return 1;
+		ok(io_fill(&in) == IO_OK && in.quickack, "TCP: read, quick ACKs still asked for");
+		ok(getsockopt(sv, IPPROTO_TCP, TCP_QUICKACK, &q, &ql) == 0 && q == 1,
+		   "TCP: the socket is in quick-ACK mode after the read");
+		io_in_free(&in);
+		close(sv);
+		close(c);
+		close(l);
+		int p[2];
+		if (pipe(p) < 0 || write(p[1], "x", 1) != 1)
+			return 1;
+		io_in_init(&in, p[0], 64);
+		in.idle_ms = 2000;
+		in.quickack = 1;
+		ok(io_fill(&in) == IO_OK && !in.quickack, "pipe: read, quick ACKs no longer asked for");
+		io_in_free(&in);
 		close(p[0]);
 		close(p[1]);
 	}
