@@ -81,6 +81,45 @@ def inbound(argv):
           f"files_per_s={got / wall:.1f} rc={p.returncode} queue_left={q} out={err!r}")
 
 
+def window(argv):
+    """window --maildirs D... --warm S --secs S -- CMD...: run CMD (a client
+    that runs until stopped, such as postal), skip the first S seconds,
+    count the files delivered over the next ones, stop CMD."""
+    sep = argv.index("--")
+    opts, cmd = argv[:sep], argv[sep + 1:]
+    maildirs, warm, secs = [], 2.0, 10.0
+    i = 0
+    while i < len(opts):
+        if opts[i] == "--maildirs":
+            i += 1
+            while i < len(opts) and not opts[i].startswith("--"):
+                maildirs.append(opts[i])
+                i += 1
+            continue
+        if opts[i] == "--warm":
+            warm = float(opts[i + 1])
+        elif opts[i] == "--secs":
+            secs = float(opts[i + 1])
+        i += 2
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(warm)
+        n0, t0 = count_files(maildirs), time.monotonic()
+        time.sleep(secs)
+        n1, t1 = count_files(maildirs), time.monotonic()
+    finally:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    out = p.stdout.read().decode(errors="replace").strip().replace("\n", " | ")[-200:]
+    alive = "yes" if p.returncode in (-15, 0) else f"no (exit {p.returncode})"
+    print(f"files={n1 - n0} seconds={t1 - t0:.3f} files_per_s={(n1 - n0) / (t1 - t0):.1f} "
+          f"client_ran_to_the_end={alive} out={out!r}")
+
+
 class Conn:
     def __init__(self, port, timeout=60):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -382,6 +421,14 @@ def table(argv):
         if "postern-listen" in rows[w]:
             row("   same, postern in listener mode", w, "files_per_s", sysname="postern-listen", limit=here)
         out.append(f"{'   fsync limit beside it, files/s':44s} {fmt(here):>10s}")
+    for t in (2, 4):
+        for c in (1, 5):
+            w = f"postal-t{t}-c{c}"
+            if w not in rows:
+                continue
+            row(f"1. postal -t {t} -c {c}: msg/s", w, "files_per_s")
+            if "postern-listen" in rows[w]:
+                row("   same, postern in listener mode", w, "files_per_s", sysname="postern-listen")
     if "latency-s4" in rows:
         row("1. python client 4 sessions: msg/s", "latency-s4", "msgs_per_s")
         row("   p50 ms connect->250", "latency-s4", "p50_ms", higher=False, d=2)
@@ -429,7 +476,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, argv = sys.argv[1], sys.argv[2:]
-    {"inbound": inbound, "latency": latency, "banner": banner, "large": large, "table": table}[cmd](argv)
+    {"inbound": inbound, "window": window, "latency": latency, "banner": banner, "large": large, "table": table}[cmd](argv)
 
 
 if __name__ == "__main__":
