@@ -134,6 +134,12 @@ for i in range(N):
             data = stuff(body)
             for off in range(0, len(data), 16384):
                 c.send(data[off:off + 16384])
+            if kind != "none":
+                # a small message takes a few ms from DATA to the 250
+                # (and deliver lives only that long): the end of data
+                # comes a little later, so the kill lands before it,
+                # in the commit or after it, as the seed says
+                time.sleep(rnd.uniform(0, 0.03 if kind == "session" else 0.02))
             c.send(b".\r\n")
             rec["eod"] = True
             rec["code"] = c.reply()[0]
