@@ -46,25 +46,30 @@ def queue_files(q):
     return n
 
 
-def inbound(argv):
+def client_opts(argv):
+    """[--maildirs D...] [--NAME VALUE]... -- CMD...: ({name: value,
+    'maildirs': [D...]}, CMD)."""
     sep = argv.index("--")
     opts, cmd = argv[:sep], argv[sep + 1:]
-    maildirs, expected, queue, timeout = [], 0, None, 300.0
-    i = 0
+    o, i = {}, 0
     while i < len(opts):
-        if opts[i] == "--maildirs":
+        name = opts[i][2:]
+        if name == "maildirs":
             i += 1
+            o["maildirs"] = []
             while i < len(opts) and not opts[i].startswith("--"):
-                maildirs.append(opts[i])
+                o["maildirs"].append(opts[i])
                 i += 1
             continue
-        if opts[i] == "--expected":
-            expected = int(opts[i + 1])
-        elif opts[i] == "--queue":
-            queue = opts[i + 1]
-        elif opts[i] == "--timeout":
-            timeout = float(opts[i + 1])
+        o[name] = opts[i + 1]
         i += 2
+    return o, cmd
+
+
+def inbound(argv):
+    o, cmd = client_opts(argv)
+    maildirs, expected = o.get("maildirs", []), int(o.get("expected", 0))
+    queue, timeout = o.get("queue"), float(o.get("timeout", 300.0))
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     t_client = time.monotonic() - t0
@@ -85,22 +90,8 @@ def window(argv):
     """window --maildirs D... --warm S --secs S -- CMD...: run CMD (a client
     that runs until stopped, such as postal), skip the first S seconds,
     count the files delivered over the next ones, stop CMD."""
-    sep = argv.index("--")
-    opts, cmd = argv[:sep], argv[sep + 1:]
-    maildirs, warm, secs = [], 2.0, 10.0
-    i = 0
-    while i < len(opts):
-        if opts[i] == "--maildirs":
-            i += 1
-            while i < len(opts) and not opts[i].startswith("--"):
-                maildirs.append(opts[i])
-                i += 1
-            continue
-        if opts[i] == "--warm":
-            warm = float(opts[i + 1])
-        elif opts[i] == "--secs":
-            secs = float(opts[i + 1])
-        i += 2
+    o, cmd = client_opts(argv)
+    maildirs, warm, secs = o.get("maildirs", []), float(o.get("warm", 2.0)), float(o.get("secs", 10.0))
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         time.sleep(warm)

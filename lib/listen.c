@@ -215,7 +215,7 @@ static void prepare_tls(void)
 	snprintf(last, sizeof last, "%s", err);
 }
 
-static void warm_maps(int force)
+static void warm(int force)
 {
 	struct timespec now;
 
@@ -242,7 +242,7 @@ static int load_limits(const char *dir, struct limits *lim)
 		priv_remember(c->user);
 		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
 		/* with TLS on: the module loaded, OpenSSL initialised and the
-		 * server context built once for all of them (warm_maps looks
+		 * server context built once for all of them (warm() looks
 		 * at the files again, at most once a second) */
 		free(tls_conf);
 		tls_conf = NULL;
@@ -250,7 +250,7 @@ static int load_limits(const char *dir, struct limits *lim)
 			tls_conf = c;
 			c = NULL;
 		}
-		warm_maps(1);
+		warm(1);
 		store_warm();
 		/* the time zone for Received: dates, read once (a change of
 		 * /etc/localtime takes a restart, as in any long-running
@@ -432,7 +432,7 @@ int listen_serve(const int *lfds, int n, const char *dir)
 					reap(&t);
 					busy = listen_table_count(&t, key) >= lim.max_per_ip;
 				}
-				warm_maps(0);
+				warm(0);
 				pid = fork();
 				if (pid == 0) {
 					become_session(c, lfds, n);

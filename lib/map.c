@@ -14,6 +14,7 @@
 #include <cdb.h>
 
 #include "map.h"
+#include "samefile.h"
 
 static const char *const names[MAP_NKINDS] = {
 	"domains", "aliases", "users", "relay", "routes",
@@ -98,12 +99,6 @@ static struct {
 		struct cdb cdb;
 	} m[MAP_NKINDS];
 } warm;
-
-static int same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
 
 /* Could this process open the file for reading?  The sessions drop to
  * one uid and one gid (priv.c sets no other groups). */

@@ -4,8 +4,8 @@
  * unnamed file (O_TMPFILE) where the file system has them, else as a
  * named one; at commit it is fsynced, hard-linked into new/ of every
  * mailbox (copied where a link is not possible), each new/ directory is
- * fsynced, and only then does commit return success.  Any failure removes every copy made so
- * far.  File names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<bytes>,W=<crlf>"
+ * fsynced, and only then does commit return success.  Any failure
+ * removes every copy made so far.  File names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<bytes>,W=<crlf>"
  * where S is the size on disk (LF line ends) and W the size with CRLF
  * line ends, which POP3 reports. */
 #ifndef POSTERN_STORE_H

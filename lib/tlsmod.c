@@ -12,6 +12,7 @@
 
 #include "str.h"
 #include "log.h"
+#include "samefile.h"
 #include "tlsmod.h"
 
 struct tlsm {
@@ -55,7 +56,8 @@ struct tlsm *tlsm_server(const struct conf *c, char *err, size_t errlen)
 	struct tlsm *t = xcalloc(1, sizeof *t);
 
 	t->c = c;
-	if (module_path(t->path, sizeof t->path) < 0) {
+	/* a listener's child has the module already: no need to look */
+	if (!loaded && module_path(t->path, sizeof t->path) < 0) {
 		snprintf(err, errlen, "TLS module not found: %s (nor in ../lib/)", t->path);
 		free(t);
 		return NULL;
@@ -122,7 +124,9 @@ int tlsm_load(struct tlsm *t)
 	return 0;
 }
 
-int tlsm_warm(const struct conf *c, char *err, size_t errlen)
+/* The module loaded for good and OpenSSL initialised, no instance file
+ * read.  0, or -1 with err set. */
+static int warm_module(const struct conf *c, char *err, size_t errlen)
 {
 	struct tlsm *t = tlsm_server(c, err, errlen);
 	int rc;
@@ -172,12 +176,6 @@ static int stat_files(const struct conf *c, struct stat st[3], char *err, size_t
 	return 0;
 }
 
-static int same_stat(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 static void unprepare(void)
 {
 	if (prep.ready && loaded)
@@ -192,14 +190,14 @@ int tlsm_prepare(const struct conf *c, char *err, size_t errlen)
 	struct tls *ready;
 
 	/* the module and OpenSSL first: children need them whatever the files */
-	if (!loaded && tlsm_warm(c, err, errlen) < 0)
+	if (!loaded && warm_module(c, err, errlen) < 0)
 		return -1;
 	if (stat_files(c, st, err, errlen) < 0) {
 		unprepare();
 		return -1;
 	}
-	if (prep.ready && same_settings(c) && same_stat(&st[0], &prep.st[0]) &&
-	    same_stat(&st[1], &prep.st[1]) && same_stat(&st[2], &prep.st[2]))
+	if (prep.ready && same_settings(c) && same_file(&st[0], &prep.st[0]) &&
+	    same_file(&st[1], &prep.st[1]) && same_file(&st[2], &prep.st[2]))
 		return 0;
 	unprepare();
 	memset(&f, 0, sizeof f);

@@ -78,17 +78,11 @@ int tlsm_preload(struct tlsm *t, char *err, size_t errlen);
  * 220).  0, or -1 with the reason in tlsm_error(). */
 int tlsm_load(struct tlsm *t);
 
-/* Load the module for instance c now, keep it and initialise OpenSSL:
- * later sessions of this process and of the children it forks find the
- * module loaded and OpenSSL's algorithm tables filled (listener mode
- * does this once, so no child pays for it; OpenSSL reseeds its random
- * generator in a forked child by itself).  No file of the instance is
- * read and no TLS context is kept.  0, or -1 with err set. */
-int tlsm_warm(const struct conf *c, char *err, size_t errlen);
-
-/* Listener mode: build the server context for instance c now (as root,
- * before forking), certificate and key parsed, so that the sessions it
- * forks share it instead of each reading and parsing the files.  Called
+/* Listener mode: load the module and initialise OpenSSL for instance c
+ * now, and build its server context (as root, before forking),
+ * certificate and key parsed, so that the sessions it forks share all of
+ * it instead of each loading, reading and parsing (OpenSSL reseeds its
+ * random generator in a forked child by itself).  Called
  * again, it rebuilds only when c's TLS settings or the files (device,
  * inode, size, time) have changed; a failure keeps nothing, and the
  * sessions then do it all themselves, as without a listener.  0 or -1

@@ -441,6 +441,20 @@ static void store_out(struct session *s, const char *p, size_t n)
 	sink_write(s, p, n);
 }
 
+/* Message data is read under its own deadline, and each read of it is
+ * acknowledged at once (io.h, quickack); the command's deadline after. */
+static void data_read_begin(struct session *s, int64_t deadline)
+{
+	s->in.deadline = deadline;
+	s->in.quickack = 1;
+}
+
+static void data_read_end(struct session *s, int64_t saved)
+{
+	s->in.deadline = saved;
+	s->in.quickack = 0;
+}
+
 static int cmd_data(struct session *s, char *arg, size_t len)
 {
 	static char out[WBUF];
@@ -464,11 +478,10 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 		return 0;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	s->in.deadline = data_deadline(s, io_now_ms());
+	data_read_begin(s, data_deadline(s, io_now_ms()));
 	int64_t start = io_now_ms();
 	unsigned long long bytes0 = s->in.total - io_buffered(&s->in);
 
-	s->in.quickack = 1;
 	while (!s->dp.done) {
 		size_t n, used, on;
 		int r = io_fill(&s->in);
@@ -476,8 +489,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 		if (r == IO_OK && too_slow(s, start, bytes0))
 			r = DATA_SLOW;
 		if (r != IO_OK) {
-			s->in.deadline = saved;
-			s->in.quickack = 0;
+			data_read_end(s, saved);
 			data_lost(s, r);
 			return -1;
 		}
@@ -488,8 +500,7 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 		io_skip(&s->in, used);
 		store_out(s, out, on);
 	}
-	s->in.deadline = saved;
-	s->in.quickack = 0;
+	data_read_end(s, saved);
 	finish_message(s);
 	return 0;
 }
@@ -546,9 +557,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 			s->bdat_bytes0 = s->in.total - io_buffered(&s->in);
 		}
 	}
-	if (s->bdat)
-		s->in.deadline = data_deadline(s, s->bdat_started);
-	s->in.quickack = 1;
+	data_read_begin(s, s->bdat ? data_deadline(s, s->bdat_started) : saved);
 	while (size) {
 		size_t n, on;
 		int r = io_fill(&s->in);
@@ -556,8 +565,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		if (r == IO_OK && s->bdat && too_slow(s, s->bdat_started, s->bdat_bytes0))
 			r = DATA_SLOW;
 		if (r != IO_OK) {
-			s->in.deadline = saved;
-			s->in.quickack = 0;
+			data_read_end(s, saved);
 			if (s->bdat)
 				data_lost(s, r);
 			else
@@ -576,8 +584,7 @@ static int cmd_bdat(struct session *s, char *arg, size_t len)
 		io_skip(&s->in, n);
 		size -= n;
 	}
-	s->in.deadline = saved;
-	s->in.quickack = 0;
+	data_read_end(s, saved);
 	if (refuse) {
 		if (s->bdat)
 			transaction_reset(s);
