@@ -20,7 +20,8 @@ struct tlsm {
 	struct tls_files files;         /* until the module takes them */
 	char path[PATH_MAX + 64];       /* the module file */
 	const struct tls_module *m;     /* NULL until loaded */
-	struct tls *t;                  /* the module's, from the first handshake */
+	struct tls *t;                  /* the module's, from tlsm_ready() */
+	struct tls *own;                /* the context t uses, when not prepared by a listener */
 	char err[PATH_MAX + 320];
 };
 
@@ -225,15 +226,32 @@ int tlsm_prepared_for(const struct conf *c)
 	return prep.ready && same_settings(c);
 }
 
-int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline)
+int tlsm_ready(struct tlsm *t)
 {
 	if (tlsm_load(t) < 0)
 		return -1;
+	if (t->t)
+		return 0;
 	t->err[0] = '\0';
-	if (!t->t && tlsm_prepared_for(t->c))
-		t->t = t->m->server_on(t->c, prep.ready);
-	if (!t->t)
-		t->t = t->m->server(t->c, &t->files);
+	if (!tlsm_prepared_for(t->c)) {
+		/* certificate and key parsed now: a file that reads but does
+		 * not parse fails here, not in the handshake */
+		t->own = t->m->server_ready(t->c, &t->files, t->err, sizeof t->err);
+		if (!t->own)
+			return -1;
+	}
+	t->t = t->m->server_on(t->c, t->own ? t->own : prep.ready);
+	if (!t->t) {
+		snprintf(t->err, sizeof t->err, "cannot set up a TLS session");
+		return -1;
+	}
+	return 0;
+}
+
+int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline)
+{
+	if (tlsm_ready(t) < 0)
+		return -1;
 	return t->m->accept(t->t, rfd, wfd, idle_ms, deadline);
 }
 
@@ -296,6 +314,8 @@ void tlsm_close(struct tlsm *t)
 		return;
 	if (t->t)
 		t->m->close(t->t);
+	if (t->own)
+		t->m->close(t->own);
 	tls_files_clear(&t->files);
 	free(t);
 }

@@ -94,7 +94,16 @@ int tlsm_prepare(const struct conf *c, char *err, size_t errlen);
  * parses them at the handshake. */
 int tlsm_prepared_for(const struct conf *c);
 
-/* The handshake on rfd/wfd, as tls_accept(); loads the module first. */
+/* Everything before the handshake: the module loaded, and the session's
+ * TLS object made on the listener's prepared context or, without one, on
+ * a context built now from the files tlsm_preload() read (a certificate
+ * or key that does not parse fails here).  STARTTLS and STLS call it
+ * before they answer, so that a broken certificate gets 454 / -ERR and
+ * the session goes on in clear, not a promise the handshake then
+ * breaks.  0, or -1 with the reason in tlsm_error(). */
+int tlsm_ready(struct tlsm *t);
+
+/* The handshake on rfd/wfd, as tls_accept(); tlsm_ready() first. */
 int tlsm_accept(struct tlsm *t, int rfd, int wfd, int idle_ms, int64_t deadline);
 void tlsm_io_ops(struct tlsm *t, struct io_ops *ops);
 

@@ -33,8 +33,10 @@ int cmd_stls(struct session *s, char *arg, size_t len)
 		session_reply_error(s, "-ERR syntax: STLS");
 		return 0;
 	}
-	/* OpenSSL comes in now; if it cannot, say so before promising TLS */
-	if (tlsm_load(s->tls) < 0) {
+	/* OpenSSL comes in now, and the certificate and key are parsed
+	 * (unless a listener did that): if either fails, say so before
+	 * promising TLS */
+	if (tlsm_ready(s->tls) < 0) {
 		log_error("tls: %s", tlsm_error(s->tls));
 		tlsm_close(s->tls);
 		s->tls = NULL;

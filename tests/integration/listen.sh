@@ -406,6 +406,24 @@ done
 n=$(grep -c 'TLS context not prepared' "$log")
 [ "$n" -eq 1 ]
 ok $? "a mismatched key: one warning in 3 s of connections, not one a second ($n)"
+# the session cannot build a context either: it says so before any promise
+"$PY" - "$pt" >"$TESTTMP/lmis.out" 2>&1 <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rwb")
+def reply():
+    while True:
+        l = f.readline()
+        if len(l) < 4 or l[3:4] != b"-":
+            return l[:3].decode()
+def cmd(c):
+    f.write(c.encode() + b"\r\n"); f.flush()
+    return reply()
+reply()
+print(cmd("EHLO client.example.org"), cmd("STARTTLS"), cmd("NOOP"), cmd("QUIT"))
+PYEOF
+[ "$(cat "$TESTTMP/lmis.out")" = "250 454 250 221" ]
+ok $? "a mismatched key: STARTTLS 454, the session goes on in clear ($(cat "$TESTTMP/lmis.out"))"
 cp "$TESTTMP/key.good" "$tinst/key.pem.new"
 mv "$tinst/key.pem.new" "$tinst/key.pem"
 got=
