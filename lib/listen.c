@@ -249,7 +249,8 @@ static int load_limits(const char *dir, struct limits *lim)
 		if (c->tls != TLS_OFF) {
 			tls_conf = c;
 			c = NULL;
-		}
+		} else
+			tlsm_unprepare();
 		warm(1);
 		store_warm();
 		/* the time zone for Received: dates, read once (a change of

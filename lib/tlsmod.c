@@ -177,7 +177,7 @@ static int stat_files(const struct conf *c, struct stat st[3], char *err, size_t
 	return 0;
 }
 
-static void unprepare(void)
+void tlsm_unprepare(void)
 {
 	if (prep.ready && loaded)
 		loaded->close(prep.ready);
@@ -194,13 +194,13 @@ int tlsm_prepare(const struct conf *c, char *err, size_t errlen)
 	if (!loaded && warm_module(c, err, errlen) < 0)
 		return -1;
 	if (stat_files(c, st, err, errlen) < 0) {
-		unprepare();
+		tlsm_unprepare();
 		return -1;
 	}
 	if (prep.ready && same_settings(c) && same_file(&st[0], &prep.st[0]) &&
 	    same_file(&st[1], &prep.st[1]) && same_file(&st[2], &prep.st[2]))
 		return 0;
-	unprepare();
+	tlsm_unprepare();
 	memset(&f, 0, sizeof f);
 	if (tls_files_load(&f, c, err, errlen) < 0)
 		return -1;

@@ -94,6 +94,11 @@ int tlsm_prepare(const struct conf *c, char *err, size_t errlen);
  * parses them at the handshake. */
 int tlsm_prepared_for(const struct conf *c);
 
+/* The prepared context freed, its keys wiped: for a listener whose
+ * configuration no longer has TLS, so that neither it nor the children
+ * it forks from then on hold the key. */
+void tlsm_unprepare(void);
+
 /* Everything before the handshake: the module loaded, and the session's
  * TLS object made on the listener's prepared context or, without one, on
  * a context built now from the files tlsm_preload() read (a certificate

@@ -319,6 +319,7 @@ make_tls "$tinst"
 [ "$(id -u)" -eq 0 ] && chown -R postern:postern "$tinst" && chown root:root "$tinst/key.pem" "$tinst/tickets"
 pt=$(free_port)
 listen "$pt" -- "$SMTP" -C "$tinst"
+LPID_TLS=$LPID
 wait_port "$pt"
 "$PY" - "$pt" >"$TESTTMP/ltls.out" 2>&1 <<'EOF'
 import smtplib, ssl, sys, threading
@@ -433,6 +434,72 @@ for _ in $(seq 30); do
 done
 [ -n "$got" ]
 ok $? "the right key back: STARTTLS works again ($(cut -c1-40 "$TESTTMP/lres3.out"))"
+
+# TLS turned off and SIGHUP: the listener frees the prepared context and
+# wipes its keys, so no child forked from then on holds them.  Seen from
+# outside: the ticket key bytes are in the listener's memory before, and
+# nowhere in it after.
+cat >"$TESTTMP/memfind.py" <<'EOF'
+import sys
+pid, needle = sys.argv[1], open(sys.argv[2], "rb").read()[:48]
+found = 0
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vvar_vclock]", "[vsyscall]")):
+            continue
+        a, b = (int(x, 16) for x in f[0].split("-"))
+        try:
+            mem.seek(a)
+            found += mem.read(b - a).count(needle)
+        except (OSError, ValueError):
+            pass
+print(found)
+EOF
+cat >"$TESTTMP/offers.py" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rwb")
+f.readline()
+f.write(b"EHLO c\r\n"); f.flush()
+caps = []
+while True:
+    l = f.readline()
+    caps.append(l[4:].strip().decode())
+    if l[3:4] != b"-":
+        break
+f.write(b"QUIT\r\n"); f.flush(); f.readline()
+print("STARTTLS" in caps)
+EOF
+if [ "$(id -u)" -eq 0 ]; then
+	# the listener looks at the files again at most once a second, at an
+	# accept: until then STARTTLS children build their own context
+	before=0
+	for _ in $(seq 30); do
+		sleep 0.2
+		probe "$pt" 1 >/dev/null 2>&1
+		before=$("$PY" "$TESTTMP/memfind.py" "$LPID_TLS" "$tinst/tickets" 2>&1)
+		[ "$before" != 0 ] && break
+	done
+	reloads=$(grep -c 'event=reload' "$log")
+	sed -i 's/^tls = starttls$/tls = off/' "$tinst/postern.conf"
+	kill -HUP "$LPID_TLS"
+	after=
+	for _ in $(seq 50); do
+		sleep 0.1
+		[ "$(grep -c 'event=reload' "$log")" -gt "$reloads" ] || continue
+		after=$("$PY" "$TESTTMP/memfind.py" "$LPID_TLS" "$tinst/tickets" 2>&1)
+		break
+	done
+	[ "$before" -ge 1 ] 2>/dev/null && [ "$after" = 0 ]
+	ok $? "tls = off and SIGHUP: the ticket key, in the listener's memory before ($before), is wiped ($after)"
+	offers=$("$PY" "$TESTTMP/offers.py" "$pt" 2>&1)
+	[ "$offers" = False ]
+	ok $? "tls = off after SIGHUP: STARTTLS no longer offered ($offers)"
+else
+	skip "reading the listener's memory needs root"
+	skip "reading the listener's memory needs root"
+fi
 
 
 
