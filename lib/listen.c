@@ -267,8 +267,15 @@ static int load_limits(const char *dir, struct limits *lim)
  * (the PAM monitor), and not on a crash (reaping covers that). */
 static void session_ended(void)
 {
-	if (getpid() == session_pid)
+	if (session_pid && getpid() == session_pid) {
 		(void)!write(ended[1], &session_pid, sizeof session_pid);
+		session_pid = 0;
+	}
+}
+
+void listen_session_ended(void)
+{
+	session_ended();
 }
 
 static void reap(struct listen_table *t)

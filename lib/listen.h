@@ -72,4 +72,8 @@ int listen_serve(const int *lfds, int n, const char *dir);
  * child what listen_serve() returns; the parent never returns. */
 int listen_start(const char *dir);
 
+/* In a listener's child: tell the listener its session has ended (also
+ * done at exit()).  Elsewhere nothing. */
+void listen_session_ended(void);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -93,4 +94,16 @@ int startup(int argc, char **argv, const struct startup *sp, struct conf *c,
 		return -1;
 	}
 	return 0;
+}
+
+void session_exit(int status)
+{
+#ifdef __SANITIZE_ADDRESS__
+	/* the sanitizer build keeps exit(): its leak check runs there */
+	exit(status);
+#else
+	fflush(NULL);
+	listen_session_ended();
+	_exit(status);
+#endif
 }

@@ -27,4 +27,11 @@ struct startup {
 int startup(int argc, char **argv, const struct startup *sp, struct conf *c,
 	    struct pammon *pam, struct tlsm **tls, int *status);
 
+/* The end of a session that has closed what it opened: standard I/O
+ * flushed, a listener told the session is over (listen.h), then
+ * _exit(status).  exit() would also run the destructors of every loaded
+ * library (ld.so, libc, the TLS module): in a listener's child that only
+ * faults in pages about to be thrown away. */
+_Noreturn void session_exit(int status);
+
 #endif

@@ -125,5 +125,5 @@ out:
 	tlsm_close(s.tls);
 	pammon_stop(&s.pam);
 	maps_close(&s.maps);
-	return 0;
+	session_exit(0);
 }
