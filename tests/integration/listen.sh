@@ -442,18 +442,26 @@ ok $? "the right key back: STARTTLS works again ($(cut -c1-40 "$TESTTMP/lres3.ou
 cat >"$TESTTMP/memfind.py" <<'EOF'
 import sys
 pid, needle = sys.argv[1], open(sys.argv[2], "rb").read()[:48]
-found = 0
+found, chunk = 0, 1 << 22
 with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
     for line in maps:
         f = line.split()
         if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vvar_vclock]", "[vsyscall]")):
             continue
         a, b = (int(x, 16) for x in f[0].split("-"))
-        try:
-            mem.seek(a)
-            found += mem.read(b - a).count(needle)
-        except (OSError, ValueError):
-            pass
+        # a sanitizer build reserves terabytes of shadow: no key lives there
+        if b - a > 1 << 30:
+            continue
+        tail = b""
+        while a < b:
+            try:
+                mem.seek(a)
+                d = tail + mem.read(min(chunk, b - a))
+            except (OSError, ValueError):
+                break
+            found += d.count(needle)
+            tail = d[-(len(needle) - 1):]
+            a += chunk
 print(found)
 EOF
 cat >"$TESTTMP/offers.py" <<'EOF'
