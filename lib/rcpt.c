@@ -74,7 +74,7 @@ static void set_add(struct rcptset *s, const struct mailbox *m)
 	if (set_has(s, m->path))
 		return;
 	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 8;
+		s->cap = s->cap ? s->cap * 2 : 2; /* most messages have one or two */
 		/* xcalloc checks the multiplication for overflow. */
 		nv = xcalloc(s->cap, sizeof *s->v);
 		if (s->n)

@@ -15,14 +15,16 @@
 #include "samefile.h"
 #include "tlsmod.h"
 
+/* The small fields first and the two large buffers last, written only
+ * when needed: a session that never starts TLS touches one page of it. */
 struct tlsm {
 	const struct conf *c;
-	struct tls_files files;         /* until the module takes them */
-	char path[PATH_MAX + 64];       /* the module file */
 	const struct tls_module *m;     /* NULL until loaded */
 	struct tls *t;                  /* the module's, from tlsm_ready() */
 	struct tls *own;                /* the context t uses, when not prepared by a listener */
+	struct tls_files files;         /* until the module takes them */
 	char err[PATH_MAX + 320];
+	char path[PATH_MAX + 64];       /* the module file, while not loaded */
 };
 
 /* One module per process, whatever the number of tlsm (one in practice). */
@@ -54,10 +56,15 @@ static int module_path(char *out, size_t len)
 
 struct tlsm *tlsm_server(const struct conf *c, char *err, size_t errlen)
 {
-	struct tlsm *t = xcalloc(1, sizeof *t);
+	struct tlsm *t = xmalloc(sizeof *t);
 
 	t->c = c;
-	/* a listener's child has the module already: no need to look */
+	t->m = NULL;
+	t->t = t->own = NULL;
+	memset(&t->files, 0, sizeof t->files);
+	t->err[0] = '\0';
+	/* a listener's child has the module already: no need to look (path
+	 * is read only while the module is not loaded) */
 	if (!loaded && module_path(t->path, sizeof t->path) < 0) {
 		snprintf(err, errlen, "TLS module not found: %s (nor in ../lib/)", t->path);
 		free(t);
