@@ -371,6 +371,11 @@ int conf_path(const struct conf *c, const char *p, char *out, size_t outlen)
 
 int conf_load(struct conf *c, const char *dir, char *err, size_t errlen)
 {
+	return conf_load_st(c, dir, NULL, err, errlen);
+}
+
+int conf_load_st(struct conf *c, const char *dir, struct stat *st, char *err, size_t errlen)
+{
 	char file[CONF_PATH_MAX + 16], tmp[CONF_PATH_MAX];
 	struct stat sb;
 	char *buf;
@@ -397,6 +402,8 @@ int conf_load(struct conf *c, const char *dir, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	if (st)
+		*st = sb;
 	buf = xmalloc((size_t)sb.st_size + 1);
 	while (got < (size_t)sb.st_size) {
 		r = read(fd, buf + got, (size_t)sb.st_size - got);

@@ -93,6 +93,11 @@ int conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
  * dir NULL means CONF_DEFAULT_DIR.  Returns 0 or -1 with err set. */
 int conf_load(struct conf *c, const char *dir, char *err, size_t errlen);
 
+/* conf_load(), and in *st what fstat() said of postern.conf as it was
+ * read (for same_file(), samefile.h). */
+struct stat;
+int conf_load_st(struct conf *c, const char *dir, struct stat *st, char *err, size_t errlen);
+
 /* Resolve p against the instance directory into out.  A path that
  * starts with "$CREDENTIALS_DIRECTORY/" (systemd LoadCredential=) takes
  * that variable from the environment. */

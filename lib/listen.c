@@ -20,6 +20,7 @@
 #include "log.h"
 #include "map.h"
 #include "priv.h"
+#include "samefile.h"
 #include "store.h"
 #include "str.h"
 #include "tlsmod.h"
@@ -227,15 +228,28 @@ static void warm(int force)
 	prepare_tls();
 }
 
+/* The caller's configuration (listen_start), filled here for the
+ * children: one whose postern.conf is still the file read here need not
+ * read and parse it again (listen_conf_current). */
+static struct conf *for_children;
+static struct stat children_st;
+static int children_ok;
+
 static int load_limits(const char *dir, struct limits *lim)
 {
 	struct conf *c = xmalloc(sizeof *c);
 	char err[CONF_ERR_MAX + CONF_PATH_MAX];
-	int rc = conf_load(c, dir, err, sizeof err);
+	struct stat st;
+	int rc = conf_load_st(c, dir, &st, err, sizeof err);
 
 	if (rc < 0)
 		log_error("%s", err);
 	else {
+		if (for_children) {
+			memcpy(for_children, c, sizeof *c);
+			children_st = st;
+			children_ok = 1;
+		}
 		lim->max_sessions = c->max_sessions;
 		lim->max_per_ip = c->max_sessions_per_ip;
 		/* the children drop to this user: look it up once here */
@@ -477,7 +491,7 @@ int listen_serve(const int *lfds, int n, const char *dir)
 	exit(0);
 }
 
-int listen_start(const char *dir)
+int listen_start(const char *dir, struct conf *c)
 {
 	int fds[LISTEN_MAX], n;
 	char err[128];
@@ -487,5 +501,17 @@ int listen_start(const char *dir)
 		log_error("%s", err);
 		exit(EX_USAGE);
 	}
+	for_children = c;
 	return n ? listen_serve(fds, n, dir) : 0;
+}
+
+int listen_conf_current(const char *dir)
+{
+	char file[CONF_PATH_MAX + 16];
+	struct stat st;
+
+	if (!session_pid || !for_children || !children_ok)
+		return 0;
+	snprintf(file, sizeof file, "%s/postern.conf", dir ? dir : CONF_DEFAULT_DIR);
+	return stat(file, &st) == 0 && same_file(&st, &children_st);
 }

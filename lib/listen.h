@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct conf;
+
 #define LISTEN_MAX 16               /* listening sockets served at once */
 
 /* What LISTEN_FDS / LISTEN_PID say (pure): how many sockets from fd 3 on
@@ -69,8 +71,17 @@ int listen_serve(const int *lfds, int n, const char *dir);
 
 /* For main(): listen when started with listening sockets, else return
  * 0 at once (per connection).  In listener mode this returns in each
- * child what listen_serve() returns; the parent never returns. */
-int listen_start(const char *dir);
+ * child what listen_serve() returns; the parent never returns.  c is the
+ * configuration the session will use: the listener fills it each time
+ * it reads postern.conf, for listen_conf_current(). */
+int listen_start(const char *dir, struct conf *c);
+
+/* In a listener's child: 1 when the configuration the listener left in
+ * listen_start()'s c came from the postern.conf that is there now
+ * (same_file()), so the session need not read it again; else 0 (and
+ * always 0 per connection).  A changed file is read by the next
+ * session, as without a listener. */
+int listen_conf_current(const char *dir);
 
 /* In a listener's child: tell the listener its session has ended (also
  * done at exit()).  Elsewhere nothing. */

@@ -36,9 +36,9 @@ int startup(int argc, char **argv, const struct startup *sp, struct conf *c,
 			return -1;
 		}
 	}
-	busy = listen_start(dir);
+	busy = listen_start(dir, c);
 	signal(SIGPIPE, SIG_IGN);
-	if (conf_load(c, dir, err, sizeof err) < 0) {
+	if (!listen_conf_current(dir) && conf_load(c, dir, err, sizeof err) < 0) {
 		log_error("%s", err);
 		/* a client is waiting: tell it to come back later */
 		fputs(sp->conf_error, stdout);

@@ -158,6 +158,20 @@ out=$(probe "$port" 1)
 case $out in 220*) r=0 ;; *) r=1 ;; esac
 ok $r "once they have gone, the address is served again"
 
+# The children take the configuration the listener read while
+# postern.conf is the same file; a changed one is read by the next
+# session, with no SIGHUP: edited in place, replaced, put back.
+b1=$(probe "$port" 1)
+printf 'banner = edited in place\n' >>"$inst/postern.conf"
+b2=$(probe "$port" 1)
+sed -i 's/^banner = edited in place$/banner = replaced file/' "$inst/postern.conf"
+b3=$(probe "$port" 1)
+sed -i '/^banner = replaced file$/d' "$inst/postern.conf"
+b4=$(probe "$port" 1)
+[ "$b1" = "220 mx.example.test ESMTP postern" ] && [ "$b2" = "220 mx.example.test ESMTP edited in place" ] &&
+	[ "$b3" = "220 mx.example.test ESMTP replaced file" ] && [ "$b4" = "$b1" ]
+ok $? "a changed postern.conf reaches the next session without SIGHUP ($b1 | $b2 | $b3 | $b4)"
+
 # A client that keeps max_sessions_per_ip sessions busy, each one QUIT
 # and reconnecting at once (after the server closed), is never refused:
 # sessions that have ended count no more, even before their SIGCHLD is
