@@ -82,6 +82,11 @@ size_t io_buffered(const struct io_in *in)
 	return in->end - in->start;
 }
 
+char *io_peek_rw(struct io_in *in)
+{
+	return in->buf + in->start;
+}
+
 const char *io_peek(const struct io_in *in)
 {
 	return in->buf + in->start;

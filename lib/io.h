@@ -72,6 +72,9 @@ int io_fill(struct io_in *in);
 size_t io_buffered(const struct io_in *in);
 /* Pointer to the buffered bytes; consume with io_skip. */
 const char *io_peek(const struct io_in *in);
+/* The same bytes, writable: for a reader that rewrites what it consumes
+ * in place (before io_skip()). */
+char *io_peek_rw(struct io_in *in);
 void io_skip(struct io_in *in, size_t n);
 /* Throw away everything buffered (STARTTLS). Returns the number dropped. */
 size_t io_discard(struct io_in *in);

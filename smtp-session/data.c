@@ -47,7 +47,7 @@ size_t data_feed(struct dataparse *d, const char *in, size_t n, char *out, size_
 				size_t j = i;
 				while (j < n && in[j] != '\r' && in[j] != '\n' && in[j] != '\0')
 					j++;
-				memcpy(out + o, in + i, j - i);
+				memmove(out + o, in + i, j - i); /* out may be in */
 				o += j - i;
 				d->size += j - i;
 				d->last_lf = 0;

@@ -31,7 +31,9 @@ void data_init(struct dataparse *d);
 /* Consume up to n bytes of DATA.  Writes at most n bytes to out (LF line
  * ends) and their count to *outlen.  Returns the number of input bytes
  * consumed: fewer than n only when the end of data was reached (then
- * d->done is set and the rest belongs to the next command). */
+ * d->done is set and the rest belongs to the next command).  out may be
+ * in itself: the output never runs ahead of the input, so the message
+ * can be unstuffed in place in the input buffer. */
 size_t data_feed(struct dataparse *d, const char *in, size_t n, char *out, size_t *outlen);
 
 /* BDAT: consume all n bytes of a chunk.  out must hold n bytes. */

@@ -457,7 +457,6 @@ static void data_read_end(struct session *s, int64_t saved)
 
 static int cmd_data(struct session *s, char *arg, size_t len)
 {
-	static char out[WBUF];
 	int64_t saved = s->in.deadline;
 
 	if (len) {
@@ -493,12 +492,15 @@ static int cmd_data(struct session *s, char *arg, size_t len)
 			data_lost(s, r);
 			return -1;
 		}
+		/* unstuffed in place: the stored bytes are the first on of
+		 * the used ones, and are written before the buffer is read
+		 * into again */
+		char *p = io_peek_rw(&s->in);
+
 		n = io_buffered(&s->in);
-		if (n > sizeof out)
-			n = sizeof out;
-		used = data_feed(&s->dp, io_peek(&s->in), n, out, &on);
+		used = data_feed(&s->dp, p, n, p, &on);
 		io_skip(&s->in, used);
-		store_out(s, out, on);
+		store_out(s, p, on);
 	}
 	data_read_end(s, saved);
 	finish_message(s);

@@ -46,7 +46,9 @@ static const struct row rows[] = {
 	{ "end only after CRLF", L("a.\r\n.\r\n"), 1, "a.\n", 0, 0 },
 };
 
-static void check(const struct row *r, size_t step, int idx)
+/* inplace: the output written over the chunk itself, as smtp-session
+ * does in its input buffer, then copied out */
+static void check(const struct row *r, size_t step, int idx, int inplace)
 {
 	size_t n = r->inlen, i = 0, o = 0, consumed = 0;
 	char *out = malloc(n + 1);
@@ -58,18 +60,23 @@ static void check(const struct row *r, size_t step, int idx)
 		size_t chunk = step && step < n - i ? step : n - i, on, used;
 		char *in = malloc(chunk);
 		memcpy(in, r->in + i, chunk);
-		used = data_feed(&d, in, chunk, out + o, &on);
+		if (inplace) {
+			used = data_feed(&d, in, chunk, in, &on);
+			memcpy(out + o, in, on);
+		} else
+			used = data_feed(&d, in, chunk, out + o, &on);
 		free(in);
 		o += on;
 		i += used;
 		consumed = i;
 	}
 	if (r->flags & DATA_NUL) {
-		ok(d.done == r->done && (d.flags & r->flags), "data %d %s (step %zu)", idx, r->name, step);
+		ok(d.done == r->done && (d.flags & r->flags), "data %d %s (step %zu%s)", idx, r->name, step,
+		   inplace ? ", in place" : "");
 	} else {
 		int good = d.done == r->done && d.flags == r->flags && o == strlen(want) &&
 			!memcmp(out, want, o) && (!r->done || consumed == (r->consumed ? r->consumed : n));
-		ok(good, "data %d %s (step %zu)", idx, r->name, step);
+		ok(good, "data %d %s (step %zu%s)", idx, r->name, step, inplace ? ", in place" : "");
 		if (!good)
 			diag("done=%d flags=%u out=%zu want=%zu consumed=%zu", d.done, d.flags, o,
 			     strlen(want), consumed);
@@ -103,8 +110,10 @@ int main(void)
 		struct row r = rows[i];
 		if (!r.inlen)
 			r.inlen = strlen(r.in);
-		for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
-			check(&r, steps[s], (int)i);
+		for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+			check(&r, steps[s], (int)i, 0);
+			check(&r, steps[s], (int)i, 1);
+		}
 	}
 
 	/* size counts CRLF line ends and no stuffing */
