@@ -144,6 +144,58 @@ static void test_single(void)
 	}
 }
 
+/* Small pieces are buffered, large ones written from where they are
+ * (after what is buffered): the file holds every byte in order, and the
+ * name counts them all. */
+static void test_pieces(void)
+{
+	static const size_t sizes[] = { 120, 20000, 5, 8191, 8192, 3000, 9000, 70000, 1, 65536 };
+	struct mailbox m[1];
+	struct rcptset set = { m, 1, 1 };
+	struct store st;
+	char p[CONF_PATH_MAX], name[256], err[256] = "", want[64];
+	size_t total = 0, lines = 0, n, k = 0;
+	char *all, *body;
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		total += sizes[i];
+	all = malloc(total);
+	for (size_t i = 0; i < total; i++) {
+		all[i] = (i % 61 == 60) ? '\n' : (char)('a' + (i * 7 + i / 61) % 26);
+		lines += all[i] == '\n';
+	}
+	snprintf(p, sizeof p, "%s/mail/example.test/pieces", root);
+	set_box(&m[0], p);
+	ok(store_open(&st, &conf, &set, err, sizeof err) == 0, "open for pieces (%s)", err);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		if (store_write(&st, all + k, sizes[i]) < 0)
+			break;
+		k += sizes[i];
+	}
+	ok(k == total, "every piece written (%zu of %zu bytes)", k, total);
+	ok(store_commit(&st, err, sizeof err) == 0, "commit of pieces (%s)", err);
+	ok(sub_entries(p, "new", name, sizeof name) == 1, "one file from the pieces");
+	snprintf(want, sizeof want, ",S=%zu,W=%zu", total, total + lines);
+	n = strlen(name) - strlen(want);
+	ok(strlen(name) > strlen(want) && strcmp(name + n, want) == 0, "name %s ends in %s", name, want);
+	snprintf(p + strlen(p), sizeof p - strlen(p), "/new/%s", name);
+	body = malloc(total + 1);
+	n = 0;
+	{
+		int fd = open(p, O_RDONLY);
+		ssize_t r;
+
+		while (fd >= 0 && n <= total && (r = read(fd, body + n, total + 1 - n)) > 0)
+			n += (size_t)r;
+		if (fd >= 0)
+			close(fd);
+	}
+	ok(n == total && !memcmp(body, all, total),
+	   "small pieces buffered, large ones direct: the bytes in order (%zu)", n);
+	free(body);
+	free(all);
+}
+
 static void test_no_root(void)
 {
 	struct mailbox m[1];
@@ -423,6 +475,7 @@ static void pass(int unnamed)
 	if (unnamed)
 		test_unique();
 	test_single();
+	test_pieces();
 	test_no_root();
 	test_multi();
 	test_abort();
