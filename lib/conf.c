@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "samefile.h"
 #include "str.h"
 
 /* K_TIME is whole seconds; K_MSEC is milliseconds, for the few delays
@@ -369,6 +370,22 @@ int conf_path(const struct conf *c, const char *p, char *out, size_t outlen)
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+int conf_file(const char *dir, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/postern.conf", dir ? dir : CONF_DEFAULT_DIR);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int conf_unchanged(const char *dir, const struct stat *st)
+{
+	char file[CONF_PATH_MAX + 16];
+	struct stat now;
+
+	return conf_file(dir, file, sizeof file) == 0 && stat(file, &now) == 0 &&
+	       same_file(&now, st);
+}
+
 int conf_load(struct conf *c, const char *dir, char *err, size_t errlen)
 {
 	return conf_load_st(c, dir, NULL, err, errlen);
@@ -391,7 +408,7 @@ int conf_load_st(struct conf *c, const char *dir, struct stat *st, char *err, si
 		return -1;
 	}
 	snprintf(c->dir, sizeof c->dir, "%s", dir);
-	snprintf(file, sizeof file, "%s/postern.conf", dir);
+	conf_file(dir, file, sizeof file);
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));

@@ -94,9 +94,17 @@ int conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 int conf_load(struct conf *c, const char *dir, char *err, size_t errlen);
 
 /* conf_load(), and in *st what fstat() said of postern.conf as it was
- * read (for same_file(), samefile.h). */
+ * read, for conf_unchanged(). */
 struct stat;
 int conf_load_st(struct conf *c, const char *dir, struct stat *st, char *err, size_t errlen);
+
+/* DIR/postern.conf (dir NULL: CONF_DEFAULT_DIR) into out: 0, or -1 when
+ * it does not fit. */
+int conf_file(const char *dir, char *out, size_t len);
+
+/* 1 when DIR/postern.conf is still the file st describes (same device,
+ * inode, size and modification time: samefile.h), else 0. */
+int conf_unchanged(const char *dir, const struct stat *st);
 
 /* Resolve p against the instance directory into out.  A path that
  * starts with "$CREDENTIALS_DIRECTORY/" (systemd LoadCredential=) takes

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "map.h"
 #include "priv.h"
-#include "samefile.h"
 #include "store.h"
 #include "str.h"
 #include "tlsmod.h"
@@ -191,11 +190,16 @@ struct limits {
 	unsigned max_sessions, max_per_ip;
 };
 
-/* The maps the children will read, opened here (map.h, maps_warm), and
- * the TLS context they will share (tlsmod.h, tlsm_prepare), looked at
- * again at most once a second. */
-static char maps_dir[CONF_PATH_MAX];
-static struct conf *tls_conf;   /* the listener's postern.conf when TLS is on */
+/* The configuration the listener last read without error, kept in the
+ * caller's struct (listen_start), which the children inherit: the
+ * limits, the maps they will read (opened here, map.h, maps_warm), the
+ * TLS context they will share (tlsmod.h, tlsm_prepare), both looked at
+ * again at most once a second, and, while postern.conf is still the
+ * file read here, the children's own configuration
+ * (listen_conf_current). */
+static struct conf *lconf;
+static struct stat lconf_st;      /* postern.conf as read */
+static int lconf_ok;              /* lconf holds a configuration */
 static struct timespec maps_checked;
 
 static void prepare_tls(void)
@@ -205,9 +209,9 @@ static void prepare_tls(void)
 	static char last[CONF_PATH_MAX + 320];
 	char err[sizeof last];
 
-	if (!tls_conf)
+	if (lconf->tls == TLS_OFF)
 		return;
-	if (tlsm_prepare(tls_conf, err, sizeof err) == 0) {
+	if (tlsm_prepare(lconf, err, sizeof err) == 0) {
 		last[0] = '\0';
 		return;
 	}
@@ -221,22 +225,16 @@ static void warm(int force)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!maps_dir[0] || (!force && now.tv_sec - maps_checked.tv_sec < 1))
+	if (!lconf_ok || (!force && now.tv_sec - maps_checked.tv_sec < 1))
 		return;
 	maps_checked = now;
-	maps_warm(maps_dir);
+	maps_warm(conf_maps_dir(lconf));
 	prepare_tls();
 }
 
-/* The caller's configuration (listen_start), filled here for the
- * children: one whose postern.conf is still the file read here need not
- * read and parse it again (listen_conf_current). */
-static struct conf *for_children;
-static struct stat children_st;
-static int children_ok;
-
 static int load_limits(const char *dir, struct limits *lim)
 {
+	/* read aside: with an error in the file the old one stays */
 	struct conf *c = xmalloc(sizeof *c);
 	char err[CONF_ERR_MAX + CONF_PATH_MAX];
 	struct stat st;
@@ -245,25 +243,18 @@ static int load_limits(const char *dir, struct limits *lim)
 	if (rc < 0)
 		log_error("%s", err);
 	else {
-		if (for_children) {
-			memcpy(for_children, c, sizeof *c);
-			children_st = st;
-			children_ok = 1;
-		}
-		lim->max_sessions = c->max_sessions;
-		lim->max_per_ip = c->max_sessions_per_ip;
+		memcpy(lconf, c, sizeof *c);
+		lconf_st = st;
+		lconf_ok = 1;
+		lim->max_sessions = lconf->max_sessions;
+		lim->max_per_ip = lconf->max_sessions_per_ip;
 		/* the children drop to this user: look it up once here */
-		priv_remember(c->user);
-		snprintf(maps_dir, sizeof maps_dir, "%s", conf_maps_dir(c));
+		priv_remember(lconf->user);
 		/* with TLS on: the module loaded, OpenSSL initialised and the
 		 * server context built once for all of them (warm() looks
-		 * at the files again, at most once a second) */
-		free(tls_conf);
-		tls_conf = NULL;
-		if (c->tls != TLS_OFF) {
-			tls_conf = c;
-			c = NULL;
-		} else
+		 * at the files again, at most once a second); with TLS off
+		 * no key stays */
+		if (lconf->tls == TLS_OFF)
 			tlsm_unprepare();
 		warm(1);
 		store_warm();
@@ -279,17 +270,12 @@ static int load_limits(const char *dir, struct limits *lim)
 /* In the child, at exit(), before the kernel closes the connection:
  * "this session has ended".  Not in the processes the session forks
  * (the PAM monitor), and not on a crash (reaping covers that). */
-static void session_ended(void)
+void listen_session_ended(void)
 {
 	if (session_pid && getpid() == session_pid) {
 		(void)!write(ended[1], &session_pid, sizeof session_pid);
 		session_pid = 0;
 	}
-}
-
-void listen_session_ended(void)
-{
-	session_ended();
 }
 
 static void reap(struct listen_table *t)
@@ -332,7 +318,7 @@ static void become_session(int c, const int *lfds, int n)
 	close(wake[1]);
 	close(ended[0]);
 	session_pid = getpid();
-	atexit(session_ended);
+	atexit(listen_session_ended);
 	for (int i = 0; i < n; i++)
 		if (lfds[i] > 1 && lfds[i] != c)
 			close(lfds[i]);
@@ -351,7 +337,13 @@ static int accept_error_is_transient(int e)
 	       e == ENETUNREACH || e == ENOPROTOOPT || e == EOPNOTSUPP;
 }
 
-int listen_serve(const int *lfds, int n, const char *dir)
+/* Accept on the n sockets in lfds until SIGTERM/SIGINT.  Returns only in
+ * a child, with fds 0 and 1 the connection: 0 = serve it, 1 = refuse it
+ * (its address has max_sessions_per_ip sessions already).  The parent
+ * exits: 0 after SIGTERM/SIGINT once its sessions have ended (a second
+ * signal stops the wait), EX_CONFIG if postern.conf cannot be read at
+ * start, EX_OSERR if a socket fails for good. */
+static int listen_serve(const int *lfds, int n, const char *dir)
 {
 	struct listen_table t = { 0 };
 	struct limits lim;
@@ -501,17 +493,11 @@ int listen_start(const char *dir, struct conf *c)
 		log_error("%s", err);
 		exit(EX_USAGE);
 	}
-	for_children = c;
+	lconf = c;
 	return n ? listen_serve(fds, n, dir) : 0;
 }
 
 int listen_conf_current(const char *dir)
 {
-	char file[CONF_PATH_MAX + 16];
-	struct stat st;
-
-	if (!session_pid || !for_children || !children_ok)
-		return 0;
-	snprintf(file, sizeof file, "%s/postern.conf", dir ? dir : CONF_DEFAULT_DIR);
-	return stat(file, &st) == 0 && same_file(&st, &children_st);
+	return session_pid && lconf_ok && conf_unchanged(dir, &lconf_st);
 }

@@ -61,19 +61,16 @@ int listen_table_end(struct listen_table *t, pid_t pid);
 /* Sessions from addr that have not ended. */
 size_t listen_table_count(const struct listen_table *t, const unsigned char addr[16]);
 
-/* Accept on the n sockets in lfds until SIGTERM/SIGINT.  Returns only in a child, with fds
- * 0 and 1 the connection: 0 = serve it, 1 = refuse it (its address has
- * max_sessions_per_ip sessions already).  The parent exits: 0 after
- * SIGTERM/SIGINT once its sessions have ended (a second signal stops
- * the wait), EX_CONFIG if postern.conf cannot be read at start, EX_OSERR
- * if a socket fails for good. */
-int listen_serve(const int *lfds, int n, const char *dir);
-
 /* For main(): listen when started with listening sockets, else return
- * 0 at once (per connection).  In listener mode this returns in each
- * child what listen_serve() returns; the parent never returns.  c is the
- * configuration the session will use: the listener fills it each time
- * it reads postern.conf, for listen_conf_current(). */
+ * 0 at once (per connection).  In listener mode the parent accepts until
+ * SIGTERM/SIGINT and never returns (it exits: 0 once its sessions have
+ * ended, a second signal stops the wait; EX_CONFIG if postern.conf
+ * cannot be read at start; EX_OSERR if a socket fails for good); each
+ * child returns with fds 0 and 1 its connection: 0 = serve it, 1 =
+ * refuse it (its address has max_sessions_per_ip sessions already).  c
+ * is the configuration the session will use: the listener keeps in it
+ * the postern.conf it last read without error, for
+ * listen_conf_current(). */
 int listen_start(const char *dir, struct conf *c);
 
 /* In a listener's child: 1 when the configuration the listener left in

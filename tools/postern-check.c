@@ -393,11 +393,11 @@ int main(int argc, char **argv)
 	pick_user(user, &c, conf_ok);
 
 	if (conf_ok) {
-		char conf_file[CONF_PATH_MAX + 16];
+		char file[CONF_PATH_MAX + 16];
 
-		snprintf(conf_file, sizeof conf_file, "%s/postern.conf", dir);
-		if (runas.known && !user_can(conf_file, R_OK))
-			problem(conf_file, "not readable by %s", runas.name);
+		conf_file(dir, file, sizeof file);
+		if (runas.known && !user_can(file, R_OK))
+			problem(file, "not readable by %s", runas.name);
 	}
 	for (int k = 0; k < MAP_NKINDS; k++)
 		check_map(conf_ok ? conf_maps_dir(&c) : dir, dir, (enum map_kind)k);

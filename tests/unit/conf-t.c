@@ -1,8 +1,11 @@
 /* Tests for the postern.conf parser: every key type, bounds and errors. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "tap.h"
@@ -162,5 +165,43 @@ int main(void)
 	}
 	ok(conf_load(&c, "/nonexistent-postern-dir", err, sizeof err) < 0 &&
 	   strstr(err, "/nonexistent-postern-dir/postern.conf"), "missing postern.conf named");
+
+	/* conf_unchanged: the file read, the same file, then edited in
+	 * place, then replaced */
+	{
+		char dir[] = "/tmp/postern-conf-t.XXXXXX", file[CONF_PATH_MAX + 16];
+		struct stat st;
+		FILE *f;
+		int loaded;
+
+		if (!mkdtemp(dir))
+			return 1;
+		ok(conf_file(dir, file, sizeof file) == 0 && strlen(file) > strlen(dir) &&
+		   !strcmp(file + strlen(dir), "/postern.conf"), "conf_file: %s", file);
+		f = fopen(file, "w");
+		fputs("hostname = a.example.test\n", f);
+		fclose(f);
+		err[0] = '\0';
+		loaded = conf_load_st(&c, dir, &st, err, sizeof err) == 0;
+		ok(loaded && !strcmp(c.hostname, "a.example.test"), "conf_load_st reads it (%s)", err);
+		ok(loaded && conf_unchanged(dir, &st), "unchanged right after reading");
+		f = fopen(file, "a");
+		fputs("banner = x\n", f);
+		fclose(f);
+		ok(!conf_unchanged(dir, &st), "edited in place: changed");
+		conf_load_st(&c, dir, &st, err, sizeof err);
+		{
+			char tmp[CONF_PATH_MAX + 32];
+			snprintf(tmp, sizeof tmp, "%s.new", file);
+			f = fopen(tmp, "w");
+			fputs("hostname = a.example.test\nbanner = x\n", f);
+			fclose(f);
+			rename(tmp, file);
+		}
+		ok(!conf_unchanged(dir, &st), "replaced by another file: changed");
+		unlink(file);
+		ok(!conf_unchanged(dir, &st), "gone: changed");
+		rmdir(dir);
+	}
 	return tap_done();
 }
