@@ -12,6 +12,7 @@
 
 #include "str.h"
 #include "log.h"
+#include "relro.h"
 #include "samefile.h"
 #include "tlsmod.h"
 
@@ -147,6 +148,13 @@ static int warm_module(const struct conf *c, char *err, size_t errlen)
 	else if (t->m->warm() < 0) {
 		snprintf(err, errlen, "OpenSSL initialisation failed");
 		rc = -1;
+	} else {
+		/* a listener's children inherit the module; most never start
+		 * TLS, and none should copy its tables' page entries at fork */
+		char why[160];
+
+		if (relro_share(t->m, why, sizeof why) < 0)
+			log_warn("TLS module's read-only data stays private: %s", why);
 	}
 	/* the module stays: `loaded' is never closed */
 	tlsm_close(t);

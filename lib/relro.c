@@ -1,0 +1,180 @@
+/* Relocated read-only data moved to a shared mapping; see relro.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relro.h"
+
+struct find {
+	unsigned long addr, pagesize;
+	unsigned long start, end;
+	int found;
+};
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct find *f = arg;
+	int holds = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum && !holds; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		unsigned long a = info->dlpi_addr + p->p_vaddr;
+
+		holds = p->p_type == PT_LOAD && f->addr >= a && f->addr - a < p->p_memsz;
+	}
+	if (!holds)
+		return 0;
+	f->found = 1;
+	f->start = f->end = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		unsigned long a = info->dlpi_addr + p->p_vaddr;
+
+		if (p->p_type != PT_GNU_RELRO)
+			continue;
+		/* what ld.so protects: the start and the end rounded down */
+		f->start = a & ~(f->pagesize - 1);
+		f->end = (a + p->p_memsz) & ~(f->pagesize - 1);
+		if (f->end < f->start)
+			f->end = f->start;
+	}
+	return 1;
+}
+
+int relro_range(const void *inside, unsigned long *start, unsigned long *end)
+{
+	struct find f = { 0 };
+	long pg = sysconf(_SC_PAGESIZE);
+
+	f.addr = (unsigned long)inside;
+	f.pagesize = pg > 0 ? (unsigned long)pg : 4096;
+	dl_iterate_phdr(find_object, &f);
+	if (!f.found)
+		return -1;
+	*start = f.start;
+	*end = f.end;
+	return 0;
+}
+
+int relro_readonly_in(const char *maps, size_t n, unsigned long start, unsigned long end)
+{
+	unsigned long at = start;
+	size_t i = 0;
+
+	while (at < end && i < n) {
+		const char *nl = memchr(maps + i, '\n', n - i);
+		size_t ll = nl ? (size_t)(nl - (maps + i)) : n - i;
+		char line[128], perms[5];
+		unsigned long a, b;
+		int used = 0;
+
+		/* only the fields up to the permissions are looked at */
+		snprintf(line, sizeof line, "%.*s", (int)(ll < sizeof line - 1 ? ll : sizeof line - 1), maps + i);
+		i += ll + 1;
+		if (sscanf(line, "%lx-%lx %4s%n", &a, &b, perms, &used) != 3 || a >= b ||
+		    (line[used] != ' ' && line[used] != '\0'))
+			return 0;
+		if (b <= at)
+			continue;
+		if (a > at || strcmp(perms, "r--p"))
+			return 0;
+		at = b;
+	}
+	return at >= end;
+}
+
+/* the buffer is mapped for the call alone: kept (in bss or the heap),
+ * its pages would be copied into every child, which is what this file
+ * is there to avoid */
+static int private_readonly(unsigned long start, unsigned long end)
+{
+	const size_t size = 65536;
+	char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t n = 0;
+	ssize_t r;
+	int fd, ok = 0;
+
+	if (buf == MAP_FAILED)
+		return 0;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while (n < size && ((r = read(fd, buf + n, size - n)) > 0 || (r < 0 && errno == EINTR)))
+			if (r > 0)
+				n += (size_t)r;
+		close(fd);
+		ok = relro_readonly_in(buf, n, start, end);
+	}
+	munmap(buf, size);
+	return ok;
+}
+
+int relro_share(const void *inside, char *err, size_t errlen)
+{
+	unsigned long start, end;
+	size_t len, done = 0;
+	void *copy, *p;
+	int fd;
+
+	if (relro_range(inside, &start, &end) < 0) {
+		snprintf(err, errlen, "no loaded object holds %p", inside);
+		return -1;
+	}
+	if (end == start)
+		return 0;
+	len = end - start;
+	if (!private_readonly(start, end)) {
+		snprintf(err, errlen, "%#lx-%#lx is not private read-only memory", start, end);
+		return -1;
+	}
+	fd = memfd_create("postern-relro", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		snprintf(err, errlen, "memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)start + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "writing the memfd: %s", n < 0 ? strerror(errno) : "short write");
+			close(fd);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		snprintf(err, errlen, "sealing the memfd: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* mapped once elsewhere first and compared, so that the mapping
+	 * that replaces the original can only fail for want of memory */
+	copy = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (copy == MAP_FAILED || memcmp(copy, (const void *)start, len)) {
+		snprintf(err, errlen, "mapping the memfd: %s",
+			 copy == MAP_FAILED ? strerror(errno) : "bytes differ");
+		if (copy != MAP_FAILED)
+			munmap(copy, len);
+		close(fd);
+		return -1;
+	}
+	munmap(copy, len);
+	p = mmap((void *)start, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		/* the original may be gone: nothing sane is left to run */
+		log_error("relro: mapping %#lx-%#lx: %s", start, end, strerror(errno));
+		abort();
+	}
+	return 0;
+}
