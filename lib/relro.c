@@ -65,27 +65,59 @@ int relro_range(const void *inside, unsigned long *start, unsigned long *end)
 	return 0;
 }
 
+/* Hex digits from *p, before end: 0 with *v set, or -1 (none, or too
+ * many for an unsigned long). */
+static int hex(const char **p, const char *end, unsigned long *v)
+{
+	const char *q = *p;
+	unsigned long x = 0;
+
+	while (q < end) {
+		int d = *q >= '0' && *q <= '9' ? *q - '0' : *q >= 'a' && *q <= 'f' ? *q - 'a' + 10 : -1;
+
+		if (d < 0)
+			break;
+		if (x > (~0UL >> 4))
+			return -1;
+		x = x << 4 | (unsigned long)d;
+		q++;
+	}
+	if (q == *p)
+		return -1;
+	*p = q;
+	*v = x;
+	return 0;
+}
+
+/* "start-end perms" at the head of one line of maps, [p, end): 0, or -1
+ * when it does not read so. */
+static int maps_line(const char *p, const char *end, unsigned long *a, unsigned long *b,
+		     const char **perms)
+{
+	if (hex(&p, end, a) < 0 || p == end || *p++ != '-' || hex(&p, end, b) < 0 ||
+	    end - p < 5 || *p++ != ' ' || *a >= *b)
+		return -1;
+	*perms = p;
+	p += 4;
+	return p == end || *p == ' ' ? 0 : -1;
+}
+
 int relro_readonly_in(const char *maps, size_t n, unsigned long start, unsigned long end)
 {
+	const char *p = maps, *stop = maps + n;
 	unsigned long at = start;
-	size_t i = 0;
 
-	while (at < end && i < n) {
-		const char *nl = memchr(maps + i, '\n', n - i);
-		size_t ll = nl ? (size_t)(nl - (maps + i)) : n - i;
-		char line[128], perms[5];
+	while (at < end && p < stop) {
+		const char *nl = memchr(p, '\n', (size_t)(stop - p));
+		const char *eol = nl ? nl : stop, *perms;
 		unsigned long a, b;
-		int used = 0;
 
-		/* only the fields up to the permissions are looked at */
-		snprintf(line, sizeof line, "%.*s", (int)(ll < sizeof line - 1 ? ll : sizeof line - 1), maps + i);
-		i += ll + 1;
-		if (sscanf(line, "%lx-%lx %4s%n", &a, &b, perms, &used) != 3 || a >= b ||
-		    (line[used] != ' ' && line[used] != '\0'))
+		if (maps_line(p, eol, &a, &b, &perms) < 0)
 			return 0;
+		p = eol + (nl != NULL);
 		if (b <= at)
 			continue;
-		if (a > at || strcmp(perms, "r--p"))
+		if (a > at || memcmp(perms, "r--p", 4))
 			return 0;
 		at = b;
 	}

@@ -43,6 +43,17 @@ static const struct {
 	{ "garbage\n1000-3000 r--p 0 0:0 0\n", 0x1000, 0x3000, 0, "a line that does not parse" },
 	{ "3000-1000 r--p 0 0:0 0\n", 0x1000, 0x3000, 0, "a line that ends before it starts" },
 	{ "1000-3000 r--pq 0 0:0 0\n", 0x1000, 0x3000, 0, "overlong permissions" },
+	{ "1000-3000 r-\n", 0x1000, 0x3000, 0, "short permissions" },
+	{ "1000-3000\n", 0x1000, 0x3000, 0, "no permissions" },
+	{ "1000 3000 r--p 0 0:0 0\n", 0x1000, 0x3000, 0, "no dash" },
+	{ "-3000 r--p 0 0:0 0\n", 0x1000, 0x3000, 0, "no start" },
+	{ "1000-3000r--p 0 0:0 0\n", 0x1000, 0x3000, 0, "no blank before the permissions" },
+	{ "1000-3000 r--p\n", 0x1000, 0x3000, 1, "nothing after the permissions" },
+	{ "10000000000000000-10000000000000001 r--p 0 0:0 0\n", 0x1000, 0x3000, 0,
+	  "numbers too large" },
+	{ "ffffffffffffe000-fffffffffffff000 r--p 0 0:0 0\n", 0xffffffffffffe000UL,
+	  0xfffffffffffff000UL, 1, "the largest numbers" },
+	{ "1000-3000 R--P 0 0:0 0\n", 0x1000, 0x3000, 0, "upper-case permissions" },
 };
 
 /* a table of pointers: relocated at load, so it lives in the RELRO part */
