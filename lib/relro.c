@@ -1,4 +1,4 @@
-/* Relocated read-only data moved to a shared mapping; see relro.h. */
+/* Relocated read-only data moved to a memfd mapping; see relro.h. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +12,17 @@
 
 #include "log.h"
 #include "relro.h"
+
+void relro_bounds(unsigned long addr, unsigned long size, unsigned long pagesize,
+		  unsigned long *start, unsigned long *end)
+{
+	/* what ld.so protects (_dl_protect_relro): the start and the end
+	 * both rounded down, so a last partial page stays writable */
+	*start = addr & ~(pagesize - 1);
+	*end = (addr + size) & ~(pagesize - 1);
+	if (*end < *start)
+		*end = *start;
+}
 
 struct find {
 	unsigned long addr, pagesize;
@@ -41,11 +52,7 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 		if (p->p_type != PT_GNU_RELRO)
 			continue;
-		/* what ld.so protects: the start and the end rounded down */
-		f->start = a & ~(f->pagesize - 1);
-		f->end = (a + p->p_memsz) & ~(f->pagesize - 1);
-		if (f->end < f->start)
-			f->end = f->start;
+		relro_bounds(a, p->p_memsz, f->pagesize, &f->start, &f->end);
 	}
 	return 1;
 }
@@ -117,7 +124,7 @@ int relro_readonly_in(const char *maps, size_t n, unsigned long start, unsigned 
 		p = eol + (nl != NULL);
 		if (b <= at)
 			continue;
-		if (a > at || memcmp(perms, "r--p", 4))
+		if (a > at || memcmp(perms, "r--p", 4) || memmem(perms, (size_t)(eol - perms), "/memfd:", 7))
 			return 0;
 		at = b;
 	}
@@ -129,7 +136,8 @@ int relro_readonly_in(const char *maps, size_t n, unsigned long start, unsigned 
  * is there to avoid */
 static int private_readonly(unsigned long start, unsigned long end)
 {
-	const size_t size = 65536;
+	/* room for some 10,000 mappings; only the pages read are touched */
+	const size_t size = 1 << 20;
 	char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	size_t n = 0;
 	ssize_t r;
@@ -178,7 +186,7 @@ int relro_share(const void *inside, char *err, size_t errlen)
 	unsigned long start, end;
 	size_t len;
 	void *copy, *p;
-	int fd;
+	int fd, flags = MAP_SHARED;
 
 	if (relro_range(inside, &start, &end) < 0) {
 		snprintf(err, errlen, "no loaded object holds %p", inside);
@@ -210,8 +218,15 @@ int relro_share(const void *inside, char *err, size_t errlen)
 		return -1;
 	}
 	/* mapped once elsewhere first and compared, so that the mapping
-	 * that replaces the original can only fail for want of memory */
-	copy = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	 * that replaces the original can only fail for want of memory.
+	 * Shared where the kernel maps a write-sealed memfd shared and
+	 * read-only (Linux 6.7 and later); before that private, which fork
+	 * leaves out of the copy all the same as long as nothing writes it. */
+	copy = mmap(NULL, len, PROT_READ, flags, fd, 0);
+	if (copy == MAP_FAILED && errno == EPERM) {
+		flags = MAP_PRIVATE;
+		copy = mmap(NULL, len, PROT_READ, flags, fd, 0);
+	}
 	if (copy == MAP_FAILED || !same_words(copy, (const void *)start, len)) {
 		snprintf(err, errlen, "mapping the memfd: %s",
 			 copy == MAP_FAILED ? strerror(errno) : "bytes differ");
@@ -221,10 +236,12 @@ int relro_share(const void *inside, char *err, size_t errlen)
 		return -1;
 	}
 	munmap(copy, len);
-	p = mmap((void *)start, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	p = mmap((void *)start, len, PROT_READ, flags | MAP_FIXED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
-		/* the original may be gone: nothing sane is left to run */
+		/* the original may be gone: nothing sane is left to run (in
+		 * a listener that serves already, when TLS was turned on by
+		 * SIGHUP; the identical mapping above leaves only ENOMEM) */
 		log_error("relro: mapping %#lx-%#lx: %s", start, end, strerror(errno));
 		abort();
 	}
