@@ -2,7 +2,8 @@
 # Listener mode: smtp-session and pop3-session given listening sockets
 # (systemd-socket-activate without -a, i.e. Accept=no) accept and fork
 # one child per connection.  Mail in with swaks and smtplib (20 at once),
-# POP3 out with poplib, max_sessions_per_ip (421 / -ERR [SYS/TEMP]),
+# POP3 out with poplib (and over STLS), max_sessions_per_ip (421 / -ERR
+# [SYS/TEMP]),
 # max_sessions (the next client waits in the backlog), SIGHUP re-reads
 # the limits, SIGTERM stops accepting while a running session finishes,
 # two sockets at once, a connected fd 3 (Accept=yes) still means per
@@ -298,6 +299,39 @@ grep -q '^banner: +OK' "$TESTTMP/pop.out"
 ok $? "pop3-session listener: poplib gets +OK"
 grep -q '^second: -ERR \[SYS/TEMP\] too many connections from your address' "$TESTTMP/pop.out"
 ok $? "pop3-session: max_sessions_per_ip = 1 refuses the second with -ERR [SYS/TEMP]"
+
+# 6b. pop3-session as a listener with STLS: the context prepared by the
+#     listener, the TLS module's relocated data a memfd mapping there too
+ptinst=$TESTTMP/listen-pop-tls
+make_instance "$ptinst" "tls = starttls" "tls_cert = cert.pem" "tls_key = key.pem"
+make_tls "$ptinst"
+mkdir -p "$ptinst/mail/example.test/alice/new" "$ptinst/mail/example.test/alice/cur" \
+	"$ptinst/mail/example.test/alice/tmp"
+printf 'Subject: one\n\nfirst message\n' >"$ptinst/mail/example.test/alice/new/1000000000.1.host"
+[ "$(id -u)" -eq 0 ] && chown -R postern:postern "$ptinst" && chown root:root "$ptinst/key.pem"
+ptport=$(free_port)
+listen "$ptport" -- "$POP3" -C "$ptinst"
+LPID_PTLS=$LPID
+wait_port "$ptport"
+"$PY" - "$ptport" >"$TESTTMP/poptls.out" 2>&1 <<'EOF'
+import poplib, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+for i in range(3):
+    p = poplib.POP3("127.0.0.1", port, timeout=10)
+    p.stls(context=ctx)
+    p.user("alice@example.test")
+    p.pass_("alice-secret")
+    print("stat", p.stat(), p.sock.version())
+    p.quit()
+EOF
+[ "$(grep -c '^stat (1, [0-9]*) TLSv1.3$' "$TESTTMP/poptls.out")" -eq 3 ]
+ok $? "pop3-session listener: 3 poplib sessions over STLS (TLS 1.3) log in ($(head -c 60 "$TESTTMP/poptls.out"))"
+grep 'memfd:postern-relro' "/proc/$LPID_PTLS/maps" | grep -qE ' r--[sp] ' &&
+	! grep -q 'read-only data stays private' "$log"
+ok $? "pop3-session listener: the TLS module's relocated data is a memfd mapping"
 
 # 7. two sockets in one listener
 pa=$(free_port)
