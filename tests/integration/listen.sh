@@ -3,11 +3,11 @@
 # (systemd-socket-activate without -a, i.e. Accept=no) accept and fork
 # one child per connection.  Mail in with swaks and smtplib (20 at once),
 # POP3 out with poplib (and over STLS), max_sessions_per_ip (421 / -ERR
-# [SYS/TEMP]),
-# max_sessions (the next client waits in the backlog), SIGHUP re-reads
-# the limits, SIGTERM stops accepting while a running session finishes,
-# two sockets at once, a connected fd 3 (Accept=yes) still means per
-# connection, garbage in LISTEN_FDS is refused, xinetd "wait = yes".
+# [SYS/TEMP]), max_sessions (the next client waits in the backlog),
+# SIGHUP re-reads the limits, SIGTERM stops accepting while a running
+# session finishes, two sockets at once, a connected fd 3 (Accept=yes)
+# still means per connection, garbage in LISTEN_FDS is refused, xinetd
+# "wait = yes".
 . "$(dirname "$0")/../lib/common.sh"
 
 SMTP=$BUILDDIR/smtp-session/smtp-session
