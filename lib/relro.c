@@ -33,27 +33,24 @@ struct find {
 static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct find *f = arg;
+	unsigned long start = 0, end = 0;
 	int holds = 0;
 
 	(void)size;
-	for (int i = 0; i < info->dlpi_phnum && !holds; i++) {
-		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
-		unsigned long a = info->dlpi_addr + p->p_vaddr;
-
-		holds = p->p_type == PT_LOAD && f->addr >= a && f->addr - a < p->p_memsz;
-	}
-	if (!holds)
-		return 0;
-	f->found = 1;
-	f->start = f->end = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
 		unsigned long a = info->dlpi_addr + p->p_vaddr;
 
-		if (p->p_type != PT_GNU_RELRO)
-			continue;
-		relro_bounds(a, p->p_memsz, f->pagesize, &f->start, &f->end);
+		if (p->p_type == PT_LOAD && f->addr >= a && f->addr - a < p->p_memsz)
+			holds = 1;
+		else if (p->p_type == PT_GNU_RELRO)
+			relro_bounds(a, p->p_memsz, f->pagesize, &start, &end);
 	}
+	if (!holds)
+		return 0;
+	f->found = 1;
+	f->start = start;
+	f->end = end;
 	return 1;
 }
 

@@ -300,6 +300,14 @@ ok $? "pop3-session listener: poplib gets +OK"
 grep -q '^second: -ERR \[SYS/TEMP\] too many connections from your address' "$TESTTMP/pop.out"
 ok $? "pop3-session: max_sessions_per_ip = 1 refuses the second with -ERR [SYS/TEMP]"
 
+# relro_moved PID: the listener's TLS module's relocated read-only data
+# is a memfd mapping (shared; private before Linux 6.7), so that forking
+# does not copy its page entries (relro.h), and nothing said otherwise
+relro_moved() {
+	grep 'memfd:postern-relro' "/proc/$1/maps" | grep -qE ' r--[sp] ' &&
+		! grep -q 'read-only data stays private' "$log"
+}
+
 # 6b. pop3-session as a listener with STLS: the context prepared by the
 #     listener, the TLS module's relocated data a memfd mapping there too
 ptinst=$TESTTMP/listen-pop-tls
@@ -329,8 +337,7 @@ for i in range(3):
 EOF
 [ "$(grep -c '^stat (1, [0-9]*) TLSv1.3$' "$TESTTMP/poptls.out")" -eq 3 ]
 ok $? "pop3-session listener: 3 poplib sessions over STLS (TLS 1.3) log in ($(head -c 60 "$TESTTMP/poptls.out"))"
-grep 'memfd:postern-relro' "/proc/$LPID_PTLS/maps" | grep -qE ' r--[sp] ' &&
-	! grep -q 'read-only data stays private' "$log"
+relro_moved "$LPID_PTLS"
 ok $? "pop3-session listener: the TLS module's relocated data is a memfd mapping"
 
 # 7. two sockets in one listener
@@ -391,11 +398,7 @@ grep -q '^sent 8$' "$TESTTMP/ltls.out"
 ok $? "STARTTLS through a listener: 8 concurrent smtplib clients delivered"
 [ "$(grep -c 'event=tls .*version=TLSv1.3' "$log")" -ge 8 ]
 ok $? "each child did its own TLS 1.3 handshake"
-# the module's relocated read-only data is a memfd mapping in the
-# listener (shared; private before Linux 6.7), so that forking does not
-# copy its page entries (relro.h)
-grep 'memfd:postern-relro' "/proc/$LPID_TLS/maps" | grep -qE ' r--[sp] ' &&
-	! grep -q 'read-only data stays private' "$log"
+relro_moved "$LPID_TLS"
 ok $? "the listener shares the TLS module's relocated data read-only ($(grep -c 'memfd:postern-relro' "/proc/$LPID_TLS/maps") mapping)"
 # The listener built the context (certificate and key parsed) once and
 # the children share it: a ticket sealed by one child opens in another,
