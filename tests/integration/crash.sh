@@ -279,10 +279,13 @@ deleted_maybe = set()   # QUIT sent, reply never seen
 pop_kills = 0
 retrs, retr_bad = 0, []
 pwd = {"alice": "alice-secret", "bob": "bob-secret"}
+owed = []               # as in phase 1: a kill that came too late
 for i in range(24):
     if time.time() > T_END: break
     user = local_users[i % 2]
     action = rnd.choice(["quit", "kill-before-quit", "kill-mid-retr", "kill-after-quit-sent"])
+    if action == "quit" and owed:
+        action = owed.pop(0)
     c = Conn(pport, timeout=10)
     c.line()
     c.pop("USER %s@example.test" % user)
@@ -326,6 +329,8 @@ for i in range(24):
     if k:
         k.done.set(); k.join(5)
         pop_kills += k.killed is not None
+        if k.killed is None:
+            owed.append(action)
     pairs = [(m, user) for m in dele]
     if action == "kill-before-quit" and k and k.killed:
         pass                                  # no QUIT arrived: nothing may go
